@@ -1,0 +1,116 @@
+// Public contract of the proxy doors (SOCKS5 and HTTP proxy). The doors do
+// the handshakes and access checks; everything after "the tunnel is up" is
+// handed to `src/` through DoorHooks.onTunnel. Nothing here knows about IM.
+import type { Socket } from 'node:net';
+
+export type DoorName = 'socks5' | 'http';
+
+export interface Destination {
+  /** IP literal or domain name, as the client asked (IPv6 without brackets). */
+  host: string;
+  port: number;
+  type: 'ipv4' | 'ipv6' | 'domain';
+}
+
+export interface TunnelRequest {
+  /** Unique connection id, e.g. "s5-12" / "hp-7"; appears in every log line. */
+  id: string;
+  door: DoorName;
+  /** 'connect': SOCKS5 CONNECT or HTTP CONNECT; 'forward': HTTP absolute-URI request. */
+  mode: 'connect' | 'forward';
+  client: { address: string; port: number };
+  /** Authenticated user name (RFC 1929 or Basic), when auth is on. */
+  user?: string;
+  destination: Destination;
+}
+
+/**
+ * Why a tunnel could not be set up. Each maps to a SOCKS5 reply code
+ * (RFC 1928 §6) and an HTTP status.
+ *   general-failure 0x01/502, not-allowed 0x02/403, network-unreachable 0x03/502,
+ *   host-unreachable 0x04/502, connection-refused 0x05/502, ttl-expired 0x06/504,
+ *   command-not-supported 0x07/405, address-type-not-supported 0x08/400
+ */
+export type RefusalReason =
+  | 'general-failure'
+  | 'not-allowed'
+  | 'network-unreachable'
+  | 'host-unreachable'
+  | 'connection-refused'
+  | 'ttl-expired'
+  | 'command-not-supported'
+  | 'address-type-not-supported';
+
+/** Thrown (rejected) by DoorHooks.dial to choose the reply code. */
+export class DialError extends Error {
+  constructor(
+    readonly reason: RefusalReason,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DialError';
+  }
+}
+
+export interface DoorLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface DoorHooks {
+  /** Client address allowlist (CIDR rules live in src/). False: refused. */
+  allowClient(address: string): boolean;
+  /** Credential check, called only when the door requires auth. */
+  authenticate(user: string, password: string): boolean | Promise<boolean>;
+  /** Destination rules. False: SOCKS reply 0x02, HTTP 403. */
+  allowDestination(req: TunnelRequest): boolean;
+  /** Open the upstream TCP connection. Reject with DialError to pick the code. */
+  dial(req: TunnelRequest): Promise<Socket>;
+  /**
+   * Ownership of both sockets passes to src/. The success reply has been
+   * written to the client; `head` holds client bytes already read past the
+   * handshake (send them upstream first). Neither socket has been resumed.
+   */
+  onTunnel(req: TunnelRequest, client: Socket, upstream: Socket, head: Buffer): void;
+  /** A refused or failed request, for logs and metrics. */
+  onRefused?(req: Partial<TunnelRequest> & { door: DoorName }, reason: RefusalReason | 'auth-failed' | 'client-not-allowed' | 'protocol-error' | 'timeout', detail: string): void;
+}
+
+export interface Socks5DoorOptions {
+  host: string;
+  port: number;
+  /** 'none': no auth (method 0x00); 'userpass': RFC 1929 only (method 0x02). */
+  auth: 'none' | 'userpass';
+  /** Greeting + auth + request must complete within this (ms). */
+  handshakeTimeoutMs: number;
+  hooks: DoorHooks;
+  logger: DoorLogger;
+}
+
+export interface HttpProxyDoorOptions {
+  host: string;
+  port: number;
+  /** 'basic': Proxy-Authorization Basic required, else 407. */
+  auth: 'none' | 'basic';
+  realm: string;
+  /** Request head must arrive within this (ms). */
+  headerTimeoutMs: number;
+  /** Max request head size (bytes). */
+  maxHeaderBytes: number;
+  /** Idle keep-alive timeout for forward-proxy client connections (ms). */
+  keepAliveTimeoutMs: number;
+  hooks: DoorHooks;
+  logger: DoorLogger;
+}
+
+/** Both doors implement this. */
+export interface Door {
+  readonly name: DoorName;
+  listen(): Promise<{ address: string; port: number }>;
+  /** Stop accepting; resolve when the listener is closed (tunnels are src/'s). */
+  close(): Promise<void>;
+  /** Connections still in handshake. */
+  pending(): number;
+}
