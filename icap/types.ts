@@ -147,3 +147,42 @@ export interface IcapServerOptions {
   logger: IcapLogger;
   observer?: IcapObserver;
 }
+
+/**
+ * Optional tuning knobs (added after the first contract; all have defaults,
+ * so existing callers need not set them).
+ */
+export interface IcapServerTuning {
+  /**
+   * Bytes of body the handler may read and still get a streamed echo for an
+   * allow verdict (the server keeps what it handed out). Default 1 MiB.
+   * Beyond that an allow that needs an echo becomes ICAP 500.
+   */
+  replayBufferBytes?: number;
+  /**
+   * After an early answer (204 / block / buffered modify) the rest of the
+   * virgin body is read and dropped to keep the connection in sync, up to
+   * this many bytes; a longer (or unknown-length) remainder makes the server
+   * answer with "Connection: close" instead. Default 1 MiB.
+   */
+  maxDiscardBytes?: number;
+  /** Body bytes buffered for a handler that has not read yet. Default 64 KiB. */
+  bodyHighWaterMark?: number;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface IcapServerOptions extends IcapServerTuning {}
+
+/** A running ICAP server (see icap/server.ts createIcapServer). */
+export interface IcapServer {
+  /** Bind; resolves with the bound address (port 0 picks a free port). */
+  listen(port: number, host: string): Promise<{ address: string; port: number }>;
+  /**
+   * Stop accepting. Idle connections are closed; new requests on busy ones
+   * get 503 + Connection: close; in-flight transactions get up to drainMs,
+   * then every socket is destroyed.
+   */
+  close(drainMs: number): Promise<void>;
+  /** Open client connections (including ones being refused with 503). */
+  connections(): number;
+}

@@ -74,6 +74,11 @@ export interface DoorHooks {
    * handshake (send them upstream first). Neither socket has been resumed.
    */
   onTunnel(req: TunnelRequest, client: Socket, upstream: Socket, head: Buffer): void;
+  /**
+   * HTTP door only: an absolute-URI request is about to be forwarded (after
+   * auth and allowDestination, before dial). `path` is the origin-form target.
+   */
+  onForward?(req: TunnelRequest & { method: string; path: string }): void;
   /** A refused or failed request, for logs and metrics. */
   onRefused?(req: Partial<TunnelRequest> & { door: DoorName }, reason: RefusalReason | 'auth-failed' | 'client-not-allowed' | 'protocol-error' | 'timeout', detail: string): void;
 }
@@ -101,6 +106,11 @@ export interface HttpProxyDoorOptions {
   maxHeaderBytes: number;
   /** Idle keep-alive timeout for forward-proxy client connections (ms). */
   keepAliveTimeoutMs: number;
+  /**
+   * Forwarded requests: max idle time on the upstream connection (waiting for
+   * the origin's response head or body bytes) before 504 / abort. Default 60000.
+   */
+  upstreamTimeoutMs?: number;
   hooks: DoorHooks;
   logger: DoorLogger;
 }

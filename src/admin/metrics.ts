@@ -1,0 +1,69 @@
+// Prometheus metrics. One registry per gateway (not the prom-client global),
+// so tests can run several gateways in one process.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly connectionsTotal: Counter<'door'>;
+  readonly connectionsActive: Gauge<'door'>;
+  readonly bytesTotal: Counter<'door' | 'direction'>;
+  readonly refusalsTotal: Counter<'door' | 'reason'>;
+  readonly forwardsTotal: Counter<'door'>;
+  readonly icapRequestsTotal: Counter<'method' | 'status'>;
+  readonly icapDuration: Histogram<'method'>;
+  readonly policyVerdicts: Counter<'action'>;
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    this.connectionsTotal = new Counter({
+      name: 'imgate_connections_total',
+      help: 'Connections accepted (icap) or tunnels opened (socks5, http), by door.',
+      labelNames: ['door'],
+      registers,
+    });
+    this.connectionsActive = new Gauge({
+      name: 'imgate_connections_active',
+      help: 'Open ICAP connections and live tunnels, by door.',
+      labelNames: ['door'],
+      registers,
+    });
+    this.bytesTotal = new Counter({
+      name: 'imgate_bytes_total',
+      help: 'Tunnel payload bytes at tunnel close; direction up = client to server, down = server to client.',
+      labelNames: ['door', 'direction'],
+      registers,
+    });
+    this.refusalsTotal = new Counter({
+      name: 'imgate_refusals_total',
+      help: 'Refused or failed door requests, by door and reason.',
+      labelNames: ['door', 'reason'],
+      registers,
+    });
+    this.forwardsTotal = new Counter({
+      name: 'imgate_forward_requests_total',
+      help: 'Absolute-URI requests forwarded by the HTTP proxy door.',
+      labelNames: ['door'],
+      registers,
+    });
+    this.icapRequestsTotal = new Counter({
+      name: 'imgate_icap_requests_total',
+      help: 'ICAP transactions, by ICAP method and status code.',
+      labelNames: ['method', 'status'],
+      registers,
+    });
+    this.icapDuration = new Histogram({
+      name: 'imgate_icap_request_duration_seconds',
+      help: 'ICAP transaction duration.',
+      labelNames: ['method'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.policyVerdicts = new Counter({
+      name: 'imgate_policy_verdicts_total',
+      help: 'Policy decisions, by action.',
+      labelNames: ['action'],
+      registers,
+    });
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+}

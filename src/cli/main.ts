@@ -1,0 +1,159 @@
+// imgate command line: start | check-config | --version. Exit codes: 0 ok,
+// 1 runtime/startup failure (e.g. port in use), 2 invalid config or policy.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { ConfigError } from '../config/errors';
+import { loadConfig, type Config } from '../config/load';
+import { startGateway, type Gateway } from '../gateway';
+import { createLogger } from '../log';
+import { loadPolicy } from '../policy/load';
+import { computeIstag } from '../policy/istag';
+
+function version(): string {
+  // dist/src/cli -> package root is three levels up; src/cli (ts-jest) two.
+  for (const rel of ['../../../package.json', '../../package.json']) {
+    const p = join(__dirname, rel);
+    if (existsSync(p)) {
+      const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'imgate' && pkg.version) return pkg.version;
+    }
+  }
+  return '0.0.0';
+}
+
+interface FileOpts {
+  config?: string;
+  policy?: string;
+}
+
+/** --config FILE, else ./conf/imgate.yaml when present, else the embedded defaults. */
+function readConfig(o: FileOpts): Config {
+  const path = o.config ?? (existsSync('conf/imgate.yaml') ? 'conf/imgate.yaml' : undefined);
+  return loadConfig(path, o.policy ? { policyOverride: o.policy } : {});
+}
+
+function printProblems(err: unknown): void {
+  if (err instanceof ConfigError) {
+    for (const p of err.problems) process.stderr.write(`${err.file ?? 'config'}: ${p}\n`);
+  } else {
+    process.stderr.write(`imgate: ${(err as Error).message}\n`);
+  }
+}
+
+function checkConfig(o: FileOpts): void {
+  const problems: unknown[] = [];
+  let config: Config | null = null;
+  try {
+    config = readConfig(o);
+  } catch (err) {
+    problems.push(err);
+  }
+  let summary = '';
+  if (config) {
+    try {
+      const policy = loadPolicy(config.policyPath, config.policyExplicit);
+      const doors = [
+        config.icap.enabled ? `icap ${config.icap.listen.host}:${config.icap.listen.port}` : null,
+        config.socks5.enabled ? `socks5 ${config.socks5.listen.host}:${config.socks5.listen.port}` : null,
+        config.http_proxy.enabled ? `http ${config.http_proxy.listen.host}:${config.http_proxy.listen.port}` : null,
+        config.admin.enabled ? `admin ${config.admin.listen.host}:${config.admin.listen.port}` : null,
+      ].filter((d): d is string => d !== null);
+      summary =
+        `${config.configFile ?? '(embedded defaults)'}; doors: ${doors.join(', ') || 'none'}; ` +
+        `policy ${policy.file ?? '(default)'}: ${policy.doc.rules.length} rules, default ${policy.doc.default}; ` +
+        `users: ${config.users.length}; ISTag ${computeIstag(policy.hash)}`;
+    } catch (err) {
+      problems.push(err);
+    }
+  }
+  if (problems.length > 0) {
+    problems.forEach(printProblems);
+    process.exitCode = 2;
+    return;
+  }
+  process.stdout.write(`config OK: ${summary}\n`);
+}
+
+async function start(o: FileOpts): Promise<void> {
+  let config: Config;
+  try {
+    config = readConfig(o);
+  } catch (err) {
+    printProblems(err);
+    process.exit(2);
+  }
+  const logger = createLogger(config.log.level);
+  try {
+    mkdirSync(config.dataDir, { recursive: true });
+  } catch (err) {
+    process.stderr.write(`imgate: cannot create data_dir ${config.dataDir}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  let gw: Gateway;
+  try {
+    gw = await startGateway(config, { logger, ...(o.policy ? { policyOverride: o.policy } : {}) });
+  } catch (err) {
+    printProblems(err);
+    logger.fatal({ err: (err as Error).message }, 'startup failed');
+    process.exit(err instanceof ConfigError ? 2 : 1);
+  }
+
+  // A bug must not take the process down silently: log it with context. An
+  // uncaught exception leaves state unknown, so exit (a supervisor restarts);
+  // a stray rejection is logged and the gateway keeps serving.
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err: err.message, stack: err.stack }, 'uncaught exception: exiting');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    const e = reason instanceof Error ? reason : new Error(String(reason));
+    logger.error({ err: e.message, stack: e.stack }, 'unhandled promise rejection');
+  });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const ms = gw.config().shutdown.drain_timeout_ms;
+    // Backstop in case something refuses to close.
+    setTimeout(() => process.exit(0), ms + 5_000).unref();
+    gw.drain(ms).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err: (err as Error).message }, 'drain failed');
+        process.exit(0);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    gw.reload().catch((err: unknown) => {
+      const problems = err instanceof ConfigError ? err.problems.map((p) => `${err.file ?? 'config'}: ${p}`) : [(err as Error).message];
+      logger.error({ problems }, 'reload failed: keeping the running config and policy');
+    });
+  });
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command();
+  program.name('imgate').description('Instant-messaging security gateway').version(version(), '-V, --version');
+  program
+    .command('start')
+    .description('start every enabled listener (ICAP, SOCKS5, HTTP proxy, admin)')
+    .option('-c, --config <file>', 'config file (default: ./conf/imgate.yaml if present, else embedded defaults)')
+    .option('-p, --policy <file>', 'policy file (overrides policy_file)')
+    .action((o: FileOpts) => start(o));
+  program
+    .command('check-config')
+    .description('validate the config and policy files, then exit (0 ok, 2 invalid)')
+    .option('-c, --config <file>', 'config file (default: ./conf/imgate.yaml if present, else embedded defaults)')
+    .option('-p, --policy <file>', 'policy file (overrides policy_file)')
+    .action((o: FileOpts) => checkConfig(o));
+  await program.parseAsync(argv);
+}

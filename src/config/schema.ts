@@ -1,0 +1,169 @@
+// zod schema of conf/imgate.yaml. Every key is optional; the defaults here
+// are the embedded defaults (and match conf/imgate.yaml). Objects are strict
+// so a typo is an error, not a silently ignored key.
+import { z } from 'zod';
+import { parseCidr } from '../util/cidr';
+
+const int = (min: number, max: number, what = `an integer ${min}-${max}`) =>
+  z
+    .number({ invalid_type_error: `expected ${what}`, required_error: `expected ${what}` })
+    .int(`expected ${what}`)
+    .min(min, `expected ${what}`)
+    .max(max, `expected ${what}`);
+
+const port = int(0, 65535);
+const ms = int(1, 2_147_483_647, 'a positive integer (milliseconds)');
+const count = (max: number) => int(1, max, `an integer 1-${max}`);
+const bool = z.boolean({ invalid_type_error: 'expected true or false' });
+const str = z.string({ invalid_type_error: 'expected a string' }).min(1, 'expected a non-empty string');
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values as unknown as [T[number], ...T[number][]], { errorMap: () => ({ message: `expected one of ${values.join(', ')}` }) });
+
+const cidr = z.string({ invalid_type_error: 'expected a CIDR string' }).superRefine((v, ctx) => {
+  try {
+    parseCidr(v);
+  } catch (err) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+  }
+});
+
+const listen = (defPort: number) =>
+  z
+    .object({
+      host: z.string({ invalid_type_error: 'expected an IP address string' }).ip({ message: 'expected an IP address literal' }).default('127.0.0.1'),
+      port: port.default(defPort),
+    })
+    .strict()
+    .default({});
+
+const icap = z
+  .object({
+    enabled: bool.default(true),
+    listen: listen(1344),
+    service_id: str.max(64, 'expected at most 64 characters').default('imgate'),
+    services: z
+      .object({
+        reqmod: str.regex(/^\/\S*$/, 'expected a path starting with "/"').default('/reqmod'),
+        respmod: str.regex(/^\/\S*$/, 'expected a path starting with "/"').default('/respmod'),
+      })
+      .strict()
+      .default({}),
+    max_connections: count(100_000).default(256),
+    preview_bytes: int(0, 1_048_576).default(1024),
+    options_ttl_seconds: int(0, 86_400 * 365).default(3600),
+    idle_timeout_ms: ms.default(60_000),
+    transaction_timeout_ms: ms.default(300_000),
+    limits: z
+      .object({
+        max_icap_header_bytes: count(16_777_216).default(65_536),
+        max_http_header_bytes: count(16_777_216).default(65_536),
+        max_line_bytes: count(1_048_576).default(8192),
+        max_header_count: count(100_000).default(200),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .default({});
+
+const socks5 = z
+  .object({
+    enabled: bool.default(true),
+    listen: listen(1080),
+    auth: oneOf(['none', 'userpass']).default('none'),
+    handshake_timeout_ms: ms.default(10_000),
+  })
+  .strict()
+  .default({});
+
+const httpProxy = z
+  .object({
+    enabled: bool.default(true),
+    listen: listen(3129),
+    auth: oneOf(['none', 'basic']).default('none'),
+    realm: str.regex(/^[^"\r\n]*$/, 'expected no quotes or newlines').default('imgate'),
+    header_timeout_ms: ms.default(10_000),
+    max_header_bytes: count(16_777_216).default(32_768),
+    keepalive_timeout_ms: ms.default(30_000),
+  })
+  .strict()
+  .default({});
+
+const user = z
+  .object({
+    name: str.regex(/^[^:\s]+$/, 'expected a name without ":" or spaces'),
+    password_sha256: z
+      .string({ invalid_type_error: 'expected a hex string' })
+      .regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters (SHA-256 of the password)')
+      .optional(),
+    password: z.string({ invalid_type_error: 'expected a string' }).min(1, 'expected a non-empty string').optional(),
+  })
+  .strict()
+  .superRefine((u, ctx) => {
+    if ((u.password_sha256 === undefined) === (u.password === undefined)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected exactly one of password_sha256 or password' });
+    }
+  });
+
+const portSpec = z.union([port, z.string().regex(/^\d{1,5}-\d{1,5}$/)], {
+  errorMap: () => ({ message: 'expected a port number or a range "a-b"' }),
+}).superRefine((v, ctx) => {
+  if (typeof v === 'string') {
+    const [a, b] = v.split('-').map(Number) as [number, number];
+    if (a > 65535 || b > 65535 || a > b) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected a range "a-b" with 0 <= a <= b <= 65535' });
+    }
+  }
+});
+
+const destinationRule = z
+  .object({
+    action: oneOf(['allow', 'deny']),
+    hosts: z.array(str).optional(),
+    cidrs: z.array(cidr).optional(),
+    ports: z.array(portSpec).optional(),
+  })
+  .strict();
+
+const access = z
+  .object({
+    clients: z.array(cidr).default(['127.0.0.0/8', '::1/128']),
+    destinations: z.array(destinationRule).default([]),
+    default_destination: oneOf(['allow', 'deny']).default('allow'),
+  })
+  .strict()
+  .default({});
+
+export const configSchema = z
+  .object({
+    data_dir: str.default('./var'),
+    log: z
+      .object({ level: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+      .strict()
+      .default({}),
+    policy_file: str.default('policy.yaml'),
+    icap,
+    socks5,
+    http_proxy: httpProxy,
+    users: z.array(user).default([]).superRefine((users, ctx) => {
+      const seen = new Set<string>();
+      users.forEach((u, i) => {
+        if (seen.has(u.name)) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'name'], message: 'duplicate user name' });
+        }
+        seen.add(u.name);
+      });
+    }),
+    access,
+    tunnel: z
+      .object({ connect_timeout_ms: ms.default(10_000), idle_timeout_ms: ms.default(600_000) })
+      .strict()
+      .default({}),
+    admin: z.object({ enabled: bool.default(true), listen: listen(9090) }).strict().default({}),
+    shutdown: z.object({ drain_timeout_ms: int(0, 3_600_000).default(10_000) }).strict().default({}),
+  })
+  .strict();
+
+export type RawConfig = z.infer<typeof configSchema>;
+export type UserEntry = RawConfig['users'][number];
+export type DestinationRule = RawConfig['access']['destinations'][number];

@@ -1,0 +1,2 @@
+export * from './types';
+export { newEventId } from './id';

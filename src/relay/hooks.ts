@@ -1,0 +1,94 @@
+// The DoorHooks both doors call: client allowlist, credentials, destination
+// rules, dialing, refusal accounting, and the hand-over to the relay. Each
+// call reads the current AccessSnapshot, so a reload applies to the next
+// connection without touching live ones.
+import type { Socket } from 'node:net';
+import type { DoorHooks, DoorName, RefusalReason, TunnelRequest } from '../../socks/types';
+import type { Metrics } from '../admin/metrics';
+import type { Config } from '../config/load';
+import { UserDb } from '../config/users';
+import type { Logger } from '../log';
+import { CidrList, normalizeAddress } from '../util/cidr';
+import { dial } from './dial';
+import { DestinationRules } from './destinations';
+import type { OnTunnel } from './relay';
+
+export interface AccessSnapshot {
+  clients: CidrList;
+  users: UserDb;
+  destinations: DestinationRules;
+  connectTimeoutMs: number;
+}
+
+export function accessFromConfig(config: Config): AccessSnapshot {
+  return {
+    clients: new CidrList(config.access.clients),
+    users: new UserDb(config.users),
+    destinations: new DestinationRules(config.access.destinations, config.access.default_destination),
+    connectTimeoutMs: config.tunnel.connect_timeout_ms,
+  };
+}
+
+export type ForwardRequest = TunnelRequest & { method: string; path: string };
+
+/** DoorHooks plus the onForward hook the HTTP door calls for absolute-URI requests. */
+export type GatewayDoorHooks = DoorHooks & { onForward(req: ForwardRequest): void };
+
+export interface HookDeps {
+  access: () => AccessSnapshot;
+  metrics: Metrics;
+  logger: Logger;
+  onTunnel: OnTunnel;
+}
+
+export function createDoorHooks(deps: HookDeps): GatewayDoorHooks {
+  const { metrics, logger } = deps;
+  return {
+    allowClient(address: string): boolean {
+      return deps.access().clients.matches(address);
+    },
+    authenticate(user: string, password: string): boolean {
+      return deps.access().users.verify(user, password);
+    },
+    allowDestination(req: TunnelRequest): boolean {
+      return deps.access().destinations.allows(req.destination);
+    },
+    dial(req: TunnelRequest): Promise<Socket> {
+      return dial(req, deps.access().connectTimeoutMs);
+    },
+    onTunnel: deps.onTunnel,
+    onRefused(
+      req: Partial<TunnelRequest> & { door: DoorName },
+      reason: RefusalReason | 'auth-failed' | 'client-not-allowed' | 'protocol-error' | 'timeout',
+      detail: string,
+    ): void {
+      metrics.refusalsTotal.inc({ door: req.door, reason });
+      // The doors log refusals at info themselves; this line adds nothing new
+      // unless someone is debugging.
+      if (logger.isLevelEnabled('debug')) {
+        const d = req.destination;
+        logger.debug(
+          {
+            door: req.door,
+            conn: req.id,
+            client: req.client ? normalizeAddress(req.client.address) : undefined,
+            user: req.user,
+            dest: d ? `${d.host}:${d.port}` : undefined,
+            reason,
+            detail,
+          },
+          'refused',
+        );
+      }
+    },
+    onForward(req: ForwardRequest): void {
+      metrics.forwardsTotal.inc({ door: req.door });
+      if (logger.isLevelEnabled('debug')) {
+        logger.debug(
+          { door: req.door, conn: req.id, client: normalizeAddress(req.client.address), user: req.user, method: req.method, host: req.destination.host, path: req.path },
+          'forward',
+        );
+      }
+    },
+  };
+}
