@@ -16,7 +16,7 @@ module.exports = {
       roots: ['<rootDir>/test/interop'],
       transform: { '^.+\\.ts$': tsJest },
       moduleFileExtensions: ['ts', 'js', 'json'],
-      testTimeout: 120000,
+      setupFilesAfterEnv: ['<rootDir>/test/setup/interop-timeout.ts'],
     },
   ],
 };

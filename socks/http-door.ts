@@ -202,7 +202,10 @@ class HttpProxyDoor implements Door {
         sendError(res, HTTP_STATUS[refused], 'destination not allowed', { close });
         return this.report(treq, refused, 'destination refused by rules', HTTP_STATUS[refused]);
       }
-      this.hooks.onForward?.({ ...treq, method, path: parsed.path });
+      if (this.hooks.onForward?.({ ...treq, method, path: parsed.path }) === false) {
+        sendError(res, 403, 'request refused by policy', { close });
+        return this.report(treq, 'not-allowed', 'refused by policy', 403);
+      }
       let upstream: net.Socket;
       try {
         upstream = await this.dial(treq);

@@ -77,8 +77,9 @@ export interface DoorHooks {
   /**
    * HTTP door only: an absolute-URI request is about to be forwarded (after
    * auth and allowDestination, before dial). `path` is the origin-form target.
+   * Returning false refuses it with HTTP 403 (e.g. a policy rule on the URL).
    */
-  onForward?(req: TunnelRequest & { method: string; path: string }): void;
+  onForward?(req: TunnelRequest & { method: string; path: string }): boolean | void;
   /** A refused or failed request, for logs and metrics. */
   onRefused?(req: Partial<TunnelRequest> & { door: DoorName }, reason: RefusalReason | 'auth-failed' | 'client-not-allowed' | 'protocol-error' | 'timeout', detail: string): void;
 }

@@ -78,13 +78,12 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
   const closers: Array<{ name: ListenerName; close: Closer }> = [];
 
   const onTunnel = createRelay({
-    policy,
     metrics,
     logger,
     tracker: tunnels,
     idleTimeoutMs: () => config.tunnel.idle_timeout_ms,
   });
-  const hooks = createDoorHooks({ access: () => access, metrics, logger, onTunnel });
+  const hooks = createDoorHooks({ access: () => access, policy, metrics, logger, onTunnel });
 
   const bound = (name: ListenerName, addr: { address: string; port: number }): void => {
     listeners[name] = addr;

@@ -12,6 +12,8 @@ import { CidrList, normalizeAddress } from '../util/cidr';
 import { dial } from './dial';
 import { DestinationRules } from './destinations';
 import type { OnTunnel } from './relay';
+import type { PolicyStore } from '../policy/store';
+import { connectionEvent, decide, forwardEvent, type ForwardRequest } from './decide';
 
 export interface AccessSnapshot {
   clients: CidrList;
@@ -29,13 +31,12 @@ export function accessFromConfig(config: Config): AccessSnapshot {
   };
 }
 
-export type ForwardRequest = TunnelRequest & { method: string; path: string };
-
 /** DoorHooks plus the onForward hook the HTTP door calls for absolute-URI requests. */
-export type GatewayDoorHooks = DoorHooks & { onForward(req: ForwardRequest): void };
+export type GatewayDoorHooks = DoorHooks & { onForward(req: ForwardRequest): boolean };
 
 export interface HookDeps {
   access: () => AccessSnapshot;
+  policy: PolicyStore;
   metrics: Metrics;
   logger: Logger;
   onTunnel: OnTunnel;
@@ -51,7 +52,9 @@ export function createDoorHooks(deps: HookDeps): GatewayDoorHooks {
       return deps.access().users.verify(user, password);
     },
     allowDestination(req: TunnelRequest): boolean {
-      return deps.access().destinations.allows(req.destination);
+      if (!deps.access().destinations.allows(req.destination)) return false;
+      // Forwarded requests are decided per request in onForward, with the URL.
+      return req.mode === 'forward' || decide(deps, connectionEvent(req));
     },
     dial(req: TunnelRequest): Promise<Socket> {
       return dial(req, deps.access().connectTimeoutMs);
@@ -81,7 +84,7 @@ export function createDoorHooks(deps: HookDeps): GatewayDoorHooks {
         );
       }
     },
-    onForward(req: ForwardRequest): void {
+    onForward(req: ForwardRequest): boolean {
       metrics.forwardsTotal.inc({ door: req.door });
       if (logger.isLevelEnabled('debug')) {
         logger.debug(
@@ -89,6 +92,7 @@ export function createDoorHooks(deps: HookDeps): GatewayDoorHooks {
           'forward',
         );
       }
+      return decide(deps, forwardEvent(req));
     },
   };
 }

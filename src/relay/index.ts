@@ -1,5 +1,6 @@
-export { createRelay, connectionEvent, type OnTunnel, type RelayDeps } from './relay';
-export { createDoorHooks, accessFromConfig, type AccessSnapshot, type GatewayDoorHooks, type ForwardRequest } from './hooks';
+export { createRelay, type OnTunnel, type RelayDeps } from './relay';
+export { connectionEvent, forwardEvent, decide, type ForwardRequest } from './decide';
+export { createDoorHooks, accessFromConfig, type AccessSnapshot, type GatewayDoorHooks } from './hooks';
 export { dial, reasonForError } from './dial';
 export { DestinationRules } from './destinations';
 export { TunnelTracker } from './tunnels';

@@ -1,19 +1,15 @@
-// What happens to a tunnel once a door hands it over: one policy decision on
-// a 'connection' event, then a bare pipe in both directions. No per-chunk
-// listeners: byte counts come from socket.bytesRead/bytesWritten at close.
+// What happens to a tunnel once a door hands it over (the policy allowed it
+// before the dial: see decide.ts): a bare pipe in both directions. No
+// per-chunk listeners: byte counts come from bytesRead/bytesWritten at close.
 // (IM dissectors replace the pipe for recognised protocols in a later issue.)
 import type { Socket } from 'node:net';
 import type { TunnelRequest } from '../../socks/types';
 import type { Metrics } from '../admin/metrics';
-import { newEventId } from '../events/id';
-import type { ImEvent } from '../events/types';
 import type { Logger } from '../log';
-import type { PolicyStore } from '../policy/store';
 import { normalizeAddress } from '../util/cidr';
 import type { LiveTunnel, TunnelTracker } from './tunnels';
 
 export interface RelayDeps {
-  policy: PolicyStore;
   metrics: Metrics;
   logger: Logger;
   tracker: TunnelTracker;
@@ -23,22 +19,6 @@ export interface RelayDeps {
 
 export type OnTunnel = (req: TunnelRequest, client: Socket, upstream: Socket, head: Buffer) => void;
 
-export function connectionEvent(req: TunnelRequest): ImEvent {
-  const ev: ImEvent = {
-    id: newEventId(),
-    time: Date.now(),
-    conn: req.id,
-    door: req.door,
-    clientIp: normalizeAddress(req.client.address),
-    groups: [],
-    kind: 'connection',
-    host: req.destination.host,
-    destination: { host: req.destination.host, port: req.destination.port },
-  };
-  if (req.user !== undefined) ev.user = req.user;
-  return ev;
-}
-
 /** Runs `fn` once when the socket closes, including when it closed before we got it. */
 function watchClose(socket: Socket, fn: () => void): void {
   if (socket.closed) process.nextTick(fn);
@@ -46,29 +26,13 @@ function watchClose(socket: Socket, fn: () => void): void {
 }
 
 export function createRelay(deps: RelayDeps): OnTunnel {
-  const { policy, metrics, logger, tracker } = deps;
+  const { metrics, logger, tracker } = deps;
 
   return function onTunnel(req, client, upstream, head) {
-    const ev = connectionEvent(req);
-    const verdict = policy.evaluate(ev);
-    ev.verdict = verdict;
-    metrics.policyVerdicts.inc({ action: verdict.action });
+    const clientIp = normalizeAddress(req.client.address);
     const dest = `${req.destination.host}:${req.destination.port}`;
-    if (verdict.action === 'block') {
-      client.destroy();
-      upstream.destroy();
-      metrics.refusalsTotal.inc({ door: req.door, reason: 'policy' });
-      logger.info(
-        { door: req.door, conn: req.id, client: ev.clientIp, user: req.user, dest, rule: verdict.rule, event: ev.id },
-        'tunnel blocked by policy',
-      );
-      return;
-    }
-    // 'redact' has nothing to redact in an opaque tunnel; it acts as allow.
-    if (verdict.action === 'log') {
-      logger.info({ door: req.door, conn: req.id, client: ev.clientIp, user: req.user, dest, rule: verdict.rule, event: ev.id }, 'tunnel');
-    } else if (logger.isLevelEnabled('debug')) {
-      logger.debug({ door: req.door, conn: req.id, client: ev.clientIp, user: req.user, dest }, 'tunnel open');
+    if (logger.isLevelEnabled('debug')) {
+      logger.debug({ door: req.door, conn: req.id, client: clientIp, user: req.user, dest }, 'tunnel open');
     }
 
     const door = req.door;
@@ -103,9 +67,9 @@ export function createRelay(deps: RelayDeps): OnTunnel {
       metrics.bytesTotal.inc({ door, direction: 'up' }, up);
       metrics.bytesTotal.inc({ door, direction: 'down' }, down);
       if (failure !== undefined) {
-        logger.info({ door, conn: req.id, client: ev.clientIp, user: req.user, dest, up, down, ms: Date.now() - opened, reason: failure }, 'tunnel closed');
+        logger.info({ door, conn: req.id, client: clientIp, user: req.user, dest, up, down, ms: Date.now() - opened, reason: failure }, 'tunnel closed');
       } else if (logger.isLevelEnabled('debug')) {
-        logger.debug({ door, conn: req.id, client: ev.clientIp, user: req.user, dest, up, down, ms: Date.now() - opened }, 'tunnel closed');
+        logger.debug({ door, conn: req.id, client: clientIp, user: req.user, dest, up, down, ms: Date.now() - opened }, 'tunnel closed');
       }
     };
 

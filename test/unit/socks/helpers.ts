@@ -38,6 +38,8 @@ export interface TestHooks extends DoorHooks {
   denyHosts: Set<string>;
   users: Map<string, string>;
   clientAllowed: boolean;
+  /** Forwarded paths onForward refuses (answers false), as a policy would. */
+  refusePaths: Set<string>;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -54,6 +56,7 @@ export function realHooks(): TestHooks {
     denyHosts: new Set(),
     users: new Map([['alice', 's3cret']]),
     clientAllowed: true,
+    refusePaths: new Set(),
     allowClient: () => h.clientAllowed,
     authenticate: (user, password) => Promise.resolve(h.users.get(user) === password),
     allowDestination: (req) => !h.denyHosts.has(req.destination.host),
@@ -89,6 +92,7 @@ export function realHooks(): TestHooks {
     },
     onForward: (req) => {
       h.forwards.push(req);
+      return !h.refusePaths.has(req.path);
     },
     onRefused: (req, reason, detail) => {
       h.refusals.push({ req, reason, detail });

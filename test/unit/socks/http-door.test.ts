@@ -338,6 +338,23 @@ describe('HTTP door: absolute-URI forwarding', () => {
     expect(f.hooks.refusals.map((r) => r.reason)).toEqual(['not-allowed', 'connection-refused']);
   });
 
+  test('onForward answering false refuses that request with 403 and never dials', async () => {
+    const f = await startDoor();
+    f.hooks.refusePaths.add('/secret');
+    const s = await openRaw(f.port);
+    const b = { buf: Buffer.alloc(0) };
+    s.write(`GET http://127.0.0.1:${webA.port}/secret HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const r1 = await readResponse(s, b);
+    s.write(`GET http://127.0.0.1:${webA.port}/public HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const r2 = await readResponse(s, b);
+    s.destroy();
+    expect(r1.status).toBe(403);
+    expect(r1.body).toContain('refused by policy');
+    expect(r2.status).toBe(200);
+    expect(f.hooks.dials.map((d) => d.destination.port)).toEqual([webA.port]);
+    expect(f.hooks.refusals.map((r) => r.reason)).toEqual(['not-allowed']);
+  });
+
   test('curl -x through a basic-auth door: 407 then success', async () => {
     const f = await startDoor({ auth: 'basic' });
     const no = await curl(['-x', `http://127.0.0.1:${f.port}`, '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${webA.port}/`]);

@@ -1,7 +1,7 @@
 // The CLI as an operator runs it: node bin/imgate.js (compiled dist/, so run
 // `npm run build` first). Exit codes, listening lines, SIGHUP, SIGTERM.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,6 +11,7 @@ jest.setTimeout(20000);
 const REPO = resolve(__dirname, '../../..');
 const BIN = join(REPO, 'bin/imgate.js');
 const dir = mkdtempSync(join(tmpdir(), 'imgate-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const children: ChildProcess[] = [];
 
 beforeAll(() => {

@@ -1,7 +1,7 @@
 // The whole engine in-process with the real icap/ and socks/ listeners on
 // port 0: listening lines, ICAP OPTIONS ISTag, a SOCKS5 tunnel, readiness,
 // reload (ISTag swap, bad policy keeps the old one), port in use, drain.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -102,6 +102,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.drain(1000);
   await new Promise((r) => origin.close(r));
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test('every door listens on a real port and logs it', () => {

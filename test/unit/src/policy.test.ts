@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,6 +177,7 @@ describe('policy validation errors name the rule and key', () => {
 
 describe('policy files, hash and ISTag', () => {
   const dir = mkdtempSync(join(tmpdir(), 'imgate-policy-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   test('a missing default policy file means allow-all; an explicit one is an error', () => {
     const p = loadPolicy(join(dir, 'absent.yaml'), false);
     expect(p.file).toBeNull();

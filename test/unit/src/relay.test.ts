@@ -36,11 +36,10 @@ function listen(onConn: (s: net.Socket) => void): Promise<number> {
   return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve((srv.address() as net.AddressInfo).port)));
 }
 
-function setup(policyRaw: unknown = {}, idleMs = 5000) {
+function setup(idleMs = 5000) {
   const metrics = new Metrics({ defaultMetrics: false });
   const tracker = new TunnelTracker();
-  const policy = new PolicyStore(parsePolicy(policyRaw, null));
-  const onTunnel = createRelay({ policy, metrics, logger, tracker, idleTimeoutMs: () => idleMs });
+  const onTunnel = createRelay({ metrics, logger, tracker, idleTimeoutMs: () => idleMs });
   return { metrics, tracker, onTunnel };
 }
 
@@ -146,7 +145,7 @@ describe('relay', () => {
   });
 
   test('idle timeout tears down both sides', async () => {
-    const { onTunnel, tracker } = setup({}, 150);
+    const { onTunnel, tracker } = setup(150);
     let upstreamSide: net.Socket | undefined;
     let upstreamSawEnd = false;
     const upPort = await listen((s) => {
@@ -175,26 +174,6 @@ describe('relay', () => {
     c.on('error', () => undefined);
     await closed(c);
     await until(() => tracker.size === 0);
-  });
-
-  test('a policy block on the connection event destroys before piping', async () => {
-    const { onTunnel, metrics, tracker } = setup({
-      rules: [{ id: 'no-local', when: { kind: 'connection', host: '127.0.0.1' }, then: 'block' }],
-    });
-    let upstreamGotData = false;
-    const upPort = await listen((s) => {
-      s.on('data', () => (upstreamGotData = true));
-      s.on('error', () => undefined);
-    });
-    const c = await tunnel(onTunnel, upPort, Buffer.from('secret'));
-    c.on('error', () => undefined);
-    c.write('more');
-    await closed(c);
-    expect(upstreamGotData).toBe(false);
-    expect(tracker.size).toBe(0);
-    expect(await metric(metrics, 'imgate_refusals_total', { door: 'socks5', reason: 'policy' })).toBe(1);
-    expect(await metric(metrics, 'imgate_policy_verdicts_total', { action: 'block' })).toBe(1);
-    expect(lines.some((l) => l.msg === 'tunnel blocked by policy' && l.rule === 'no-local')).toBe(true);
   });
 
   test('drain: waitIdle resolves when tunnels finish, destroyAll ends the rest', async () => {
@@ -240,7 +219,19 @@ describe('door hooks', () => {
     null,
   );
   const metrics = new Metrics({ defaultMetrics: false });
-  const hooks = createDoorHooks({ access: () => accessFromConfig(config), metrics, logger, onTunnel: () => undefined });
+  const policy = new PolicyStore(
+    parsePolicy(
+      {
+        rules: [
+          { id: 'no-chat-host', when: { kind: 'connection', host: ['chat.banned.test'] }, then: 'block' },
+          { id: 'no-upload-url', when: { kind: 'http', url_matches: ['/upload\\b'] }, then: 'block' },
+          { id: 'watch', when: { host: ['watched.test'] }, then: 'log' },
+        ],
+      },
+      null,
+    ),
+  );
+  const hooks = createDoorHooks({ access: () => accessFromConfig(config), policy, metrics, logger, onTunnel: () => undefined });
   const req = (host: string, port: number, type: 'ipv4' | 'ipv6' | 'domain' = 'domain'): TunnelRequest => ({
     id: 'h', door: 'socks5', mode: 'connect', client: { address: '127.0.0.1', port: 1 }, destination: { host, port, type },
   });
@@ -270,10 +261,29 @@ describe('door hooks', () => {
     expect(new DestinationRules([], 'deny').allows({ host: 'x', port: 1, type: 'domain' })).toBe(false);
   });
 
+  test('the policy decides a tunnel before the dial: block refuses, log allows and logs', async () => {
+    expect(hooks.allowDestination(req('chat.banned.test', 5222))).toBe(false);
+    expect(hooks.allowDestination(req('watched.test', 5222))).toBe(true);
+    expect(hooks.allowDestination(req('ok.test', 5222))).toBe(true);
+    expect(await metric(metrics, 'imgate_policy_verdicts_total', { action: 'block' })).toBe(1);
+    expect(await metric(metrics, 'imgate_policy_verdicts_total', { action: 'log' })).toBe(1);
+    expect(lines.some((l) => l.msg === 'blocked by policy' && l.rule === 'no-chat-host' && l.dest === 'chat.banned.test:5222')).toBe(true);
+    expect(lines.some((l) => l.msg === 'policy log' && l.rule === 'watch')).toBe(true);
+  });
+
+  test('forwarded requests are decided by URL in onForward, not as connections', () => {
+    const fwd = (path: string) => ({ ...req('127.0.0.1', 8080, 'ipv4'), door: 'http' as const, mode: 'forward' as const, method: 'POST', path });
+    expect(hooks.allowDestination({ ...fwd('/upload'), destination: { host: 'chat.banned.test', port: 80, type: 'domain' } })).toBe(true);
+    expect(hooks.onForward(fwd('/upload?x=1'))).toBe(false);
+    expect(hooks.onForward(fwd('/uploads-list'))).toBe(true);
+    expect(lines.some((l) => l.msg === 'blocked by policy' && l.rule === 'no-upload-url' && l.url === 'http://127.0.0.1:8080/upload?x=1')).toBe(true);
+  });
+
   test('onRefused and onForward count metrics', async () => {
+    const forwardsBefore = await metric(metrics, 'imgate_forward_requests_total', { door: 'http' });
     hooks.onRefused?.({ door: 'http', id: 'x' }, 'auth-failed', 'bad password');
     hooks.onForward({ ...req('example.test', 80), door: 'http', mode: 'forward', method: 'GET', path: '/' });
     expect(await metric(metrics, 'imgate_refusals_total', { door: 'http', reason: 'auth-failed' })).toBe(1);
-    expect(await metric(metrics, 'imgate_forward_requests_total', { door: 'http' })).toBe(1);
+    expect(await metric(metrics, 'imgate_forward_requests_total', { door: 'http' })).toBe(forwardsBefore + 1);
   });
 });
