@@ -1,0 +1,105 @@
+// The one shape every IM protocol dissector has (after Suricata's app-layer
+// parsers): a `probe` on the first bytes of each direction, a per-connection
+// session that parses each direction incrementally, and the IM events it
+// yields. Adding a protocol = adding a folder src/protocols/<name>/ whose
+// index.ts exports a ProtocolModule, plus one line in src/protocols/registry.ts.
+// The relay (src/inspect/) and the capture replayer (src/replay/) drive
+// sessions through this interface only; dissectors never touch sockets.
+import type { Direction, EventKind, FileInfo, Verdict } from '../events/types';
+
+/** Which way bytes travel. 'c2s' = from the local user's client towards the server (outbound). */
+export type Side = 'c2s' | 's2c';
+
+export const otherSide = (s: Side): Side => (s === 'c2s' ? 's2c' : 'c2s');
+export const directionOf = (s: Side): Direction => (s === 'c2s' ? 'out' : 'in');
+
+/**
+ * 'match': this protocol; 'no': not this protocol; 'more': cannot tell yet,
+ * call again with more bytes (the caller stops asking after probeMaxBytes or
+ * a timeout, and then treats 'more' as 'no').
+ */
+export type ProbeResult = 'match' | 'no' | 'more';
+
+/** What a dissector reports; the gateway fills in connection, door, client, user, time, id. */
+export interface EventDraft {
+  kind: EventKind;
+  /** Side the IM action came from: 'c2s' = the local user sent it. */
+  side: Side;
+  protocol: string;
+  app?: string;
+  /** The local user's IM account (JID, nick, screen name, passport), when known. */
+  account?: string;
+  /** The other party: user or channel/room. */
+  peer?: string;
+  text?: string;
+  file?: FileInfo;
+  /** Free-form protocol details worth recording (e.g. { mechanism: 'PLAIN' }); small. */
+  detail?: Record<string, string | number | boolean>;
+}
+
+export interface SessionLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface SessionContext {
+  /** Connection id of the tunnel, for logs. */
+  readonly conn: string;
+  readonly destination: { host: string; port: number };
+  /**
+   * Ask the policy about one IM action (synchronous). The gateway builds the
+   * full event, evaluates the policy, records/logs it and returns the verdict.
+   * action: 'allow' | 'log' -> forward unchanged; 'block' -> suppress it and
+   * tell the sender in the protocol's own way; 'redact' -> forward with
+   * `redact(text)` applied to the message text (other kinds: treat as block).
+   */
+  decide(ev: EventDraft): Verdict;
+  /** Applies the matched rule's redaction (matched substrings -> '****'). */
+  redact(text: string, verdict: Verdict): string;
+  /** Policy choices that are not per-event, e.g. STARTTLS handling. */
+  readonly options: InspectOptions;
+  readonly log: SessionLogger;
+}
+
+export interface InspectOptions {
+  /** XMPP/IRC STARTTLS: 'pass' (go blind, log), 'strip' (hide the offer), 'block' (close). */
+  starttls: 'pass' | 'strip' | 'block';
+  /** Max bytes one protocol unit (stanza, line, frame) may take before the tunnel is closed. */
+  maxUnitBytes: number;
+}
+
+/** Where a session writes bytes; the relay maps these to sockets (or a capture sink). */
+export interface SessionOutput {
+  /** Send bytes on towards the other end of `from` (forwarding, possibly rewritten). */
+  forward(from: Side, data: Buffer): void;
+  /** Send bytes back to the `to` end (a gateway-made reply: error stanza, NOTICE, cancel). */
+  inject(to: Side, data: Buffer): void;
+  /** Give up on the connection, with a reason that is logged (bad framing, unit too large). */
+  close(reason: string): void;
+}
+
+export interface DissectorSession {
+  /**
+   * Bytes received from `from`, in order. Every byte not deliberately dropped
+   * or rewritten must be forwarded (via out.forward) in order. Must not throw:
+   * malformed input calls out.close(reason) or degrades to forwarding.
+   */
+  push(from: Side, chunk: Buffer): void;
+  /** `from` sent FIN: flush anything held back for that side. */
+  end(from: Side): void;
+  /**
+   * True once the session needs no more inspection (e.g. after STARTTLS was
+   * passed): the relay flushes and switches both directions to a bare pipe.
+   */
+  readonly passthrough: boolean;
+}
+
+export interface ProtocolModule {
+  /** Lower-case protocol name used in events and policy (`protocol: [xmpp]`). */
+  readonly name: string;
+  /** Look at the first bytes received from `from` (accumulated, never empty). */
+  probe(from: Side, head: Buffer): ProbeResult;
+  create(ctx: SessionContext, out: SessionOutput): DissectorSession;
+}
