@@ -11,9 +11,12 @@ import { Metrics } from './admin/metrics';
 import { Readiness } from './admin/readiness';
 import { loadConfig, type Config } from './config/load';
 import { createIcapServices } from './icap-services/services';
+import { createInspector, decideExpected, inspectSettingsFromConfig, type InspectSettings } from './inspect';
 import { createLogger, type Logger } from './log';
 import { loadPolicy } from './policy/load';
 import { PolicyStore } from './policy/store';
+import { modules } from './protocols/registry';
+import { loadAppsFile, resolveAppsPath, setTlsApps, type AppCatalog } from './protocols/tls';
 import { accessFromConfig, createDoorHooks, type AccessSnapshot } from './relay/hooks';
 import { createRelay } from './relay/relay';
 import { TunnelTracker } from './relay/tunnels';
@@ -63,6 +66,10 @@ export interface Gateway {
 
 type Closer = (drainMs: number) => Promise<void>;
 
+function loadApps(config: Config): AppCatalog {
+  return loadAppsFile(resolveAppsPath(config.configFile, config.inspect.apps_file));
+}
+
 const RESTART_SECTIONS = ['icap', 'socks5', 'http_proxy', 'admin', 'data_dir'] as const;
 
 export async function startGateway(initial: Config, opts: GatewayOptions = {}): Promise<Gateway> {
@@ -71,6 +78,8 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
   let config = initial;
   const policy = new PolicyStore(loadPolicy(config.policyPath, config.policyExplicit));
   let access: AccessSnapshot = accessFromConfig(config);
+  let inspect: InspectSettings = inspectSettingsFromConfig(config);
+  setTlsApps(loadApps(config));
   const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics });
   const readiness = new Readiness();
   const tunnels = new TunnelTracker();
@@ -82,8 +91,16 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
     logger,
     tracker: tunnels,
     idleTimeoutMs: () => config.tunnel.idle_timeout_ms,
+    dataPhase: createInspector({ modules, policy, metrics, logger, settings: () => inspect }),
   });
-  const hooks = createDoorHooks({ access: () => access, policy, metrics, logger, onTunnel });
+  const hooks = createDoorHooks({
+    access: () => access,
+    policy,
+    metrics,
+    logger,
+    onTunnel,
+    expected: (req) => (inspect.enabled ? decideExpected({ policy, metrics, logger }, modules, req, inspect.logTextMax) : undefined),
+  });
 
   const bound = (name: ListenerName, addr: { address: string; port: number }): void => {
     listeners[name] = addr;
@@ -199,10 +216,13 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
         : config;
       const nextPolicy = loadPolicy(next.policyPath, next.policyExplicit);
       const nextAccess = accessFromConfig(next);
+      const nextApps = loadApps(next);
       const needsRestart = RESTART_SECTIONS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
       const policyChanged = nextPolicy.hash !== policy.current.policy.hash;
       config = next;
       access = nextAccess;
+      inspect = inspectSettingsFromConfig(next);
+      setTlsApps(nextApps);
       policy.replace(nextPolicy);
       logger.level = next.log.level;
       for (const section of needsRestart) {

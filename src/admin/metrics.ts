@@ -12,6 +12,8 @@ export class Metrics {
   readonly icapRequestsTotal: Counter<'method' | 'status'>;
   readonly icapDuration: Histogram<'method'>;
   readonly policyVerdicts: Counter<'action'>;
+  readonly imEventsTotal: Counter<'protocol' | 'kind' | 'action'>;
+  readonly tunnelsByProtocol: Counter<'protocol'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -62,6 +64,18 @@ export class Metrics {
       name: 'imgate_policy_verdicts_total',
       help: 'Policy decisions, by action.',
       labelNames: ['action'],
+      registers,
+    });
+    this.imEventsTotal = new Counter({
+      name: 'imgate_im_events_total',
+      help: 'IM events seen inside inspected tunnels, by protocol, event kind and policy action.',
+      labelNames: ['protocol', 'kind', 'action'],
+      registers,
+    });
+    this.tunnelsByProtocol = new Counter({
+      name: 'imgate_tunnels_by_protocol_total',
+      help: 'Inspected tunnels by the protocol their first bytes were recognised as ("unknown" when none matched).',
+      labelNames: ['protocol'],
       registers,
     });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });

@@ -9,6 +9,8 @@ import { startGateway, type Gateway } from '../gateway';
 import { createLogger } from '../log';
 import { loadPolicy } from '../policy/load';
 import { computeIstag } from '../policy/istag';
+import { modules as protocolModules } from '../protocols/registry';
+import { runReplay } from '../replay/cli';
 
 function version(): string {
   // dist/src/cli -> package root is three levels up; src/cli (ts-jest) two.
@@ -155,5 +157,23 @@ export async function main(argv: string[]): Promise<void> {
     .option('-c, --config <file>', 'config file (default: ./conf/imgate.yaml if present, else embedded defaults)')
     .option('-p, --policy <file>', 'policy file (overrides policy_file)')
     .action((o: FileOpts) => checkConfig(o));
+  program
+    .command('replay')
+    .description('replay a pcap/pcapng capture through the protocol dissectors; one JSON line per IM event')
+    .argument('<file>', 'capture file (.pcap or .pcapng)')
+    .option('-p, --policy <file>', 'decide each event with this policy file (default: allow everything)')
+    .option('--connections', 'also print one JSON line per TCP connection')
+    .option('--apps <file>', 'TLS application catalogue (default: the shipped conf/apps.yaml)')
+    .action(async (file: string, o: { policy?: string; connections?: boolean; apps?: string }) => {
+      // `imgate replay x.pcap | head`: a closed pipe ends the run quietly.
+      process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EPIPE') process.exit(0);
+        throw err;
+      });
+      process.exitCode = await runReplay(file, o, protocolModules, {
+        out: (l) => process.stdout.write(`${l}\n`),
+        err: (l) => process.stderr.write(`${l}\n`),
+      });
+    });
   await program.parseAsync(argv);
 }

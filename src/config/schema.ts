@@ -134,6 +134,22 @@ const access = z
   .strict()
   .default({});
 
+// IM inspection of tunnels (src/inspect/). Per tunnel: the first bytes are
+// probed, then a protocol dissector or a bare pipe takes over.
+const inspect = z
+  .object({
+    enabled: bool.default(true),
+    probe_max_bytes: count(65_536).default(512),
+    probe_timeout_ms: ms.default(1000),
+    max_unit_bytes: count(268_435_456).default(1_048_576),
+    starttls: oneOf(['pass', 'strip', 'block']).default('pass'),
+    log_text_max: int(0, 1_048_576).default(4096),
+    /** Relative to the config file's directory; unset = apps.yaml there, else the shipped conf/apps.yaml. */
+    apps_file: str.optional(),
+  })
+  .strict()
+  .default({});
+
 export const configSchema = z
   .object({
     data_dir: str.default('./var'),
@@ -159,6 +175,7 @@ export const configSchema = z
       .object({ connect_timeout_ms: ms.default(10_000), idle_timeout_ms: ms.default(600_000) })
       .strict()
       .default({}),
+    inspect,
     admin: z.object({ enabled: bool.default(true), listen: listen(9090) }).strict().default({}),
     shutdown: z.object({ drain_timeout_ms: int(0, 3_600_000).default(10_000) }).strict().default({}),
   })

@@ -4,6 +4,7 @@
 import type { Action, ImEvent, Verdict } from '../events/types';
 import { CidrList } from '../util/cidr';
 import { compileGlobs, type Matcher } from '../util/glob';
+import { redactText } from './redact';
 import { DAYS, type ConditionsDoc, type PolicyDoc, type TimeWindowDoc } from './schema';
 
 type Predicate = (ev: ImEvent) => boolean;
@@ -12,6 +13,8 @@ export interface CompiledRule {
   id: string;
   action: Action;
   test: Predicate;
+  /** text_matches with the global flag, for 'redact'; null when the rule has none. */
+  redactors: RegExp[] | null;
 }
 
 export class PolicyCompileError extends Error {
@@ -34,6 +37,21 @@ export function compileRegex(source: string): RegExp {
     body = body.slice(m[0].length);
   }
   return new RegExp(body, flags);
+}
+
+/** Global-flag copies of text_matches patterns, for redaction; null when there are none. */
+export function compileRedactors(sources: readonly string[] | undefined): RegExp[] | null {
+  if (!sources || sources.length === 0) return null;
+  const out: RegExp[] = [];
+  for (const s of sources) {
+    try {
+      const re = compileRegex(s);
+      out.push(new RegExp(re.source, `${re.flags}g`));
+    } catch {
+      // anyRegex reports it; a policy with an invalid pattern never loads.
+    }
+  }
+  return out;
 }
 
 function anyRegex(sources: readonly string[], where: string, problems: string[]): Matcher {
@@ -139,6 +157,8 @@ export interface CompiledPolicy {
   readonly defaultAction: Action;
   readonly rules: readonly CompiledRule[];
   evaluate(ev: ImEvent): Verdict;
+  /** Applies a redact verdict of this policy to a text (see redact.ts). */
+  redact(text: string, verdict: Verdict): string;
 }
 
 export function compilePolicy(doc: PolicyDoc): CompiledPolicy {
@@ -153,12 +173,13 @@ export function compilePolicy(doc: PolicyDoc): CompiledPolicy {
       for (const p of preds) if (!p(ev)) return false;
       return true;
     };
-    return { id: r.id, action: r.then, test };
+    return { id: r.id, action: r.then, test, redactors: compileRedactors(r.when.text_matches) };
   });
   if (problems.length > 0) throw new PolicyCompileError(problems);
   const defaultVerdict: Verdict = Object.freeze({ action: doc.default, rule: 'default' });
   // Shared and frozen: callers get the same object per rule, never a copy.
   const verdicts = rules.map((r): Verdict => Object.freeze({ action: r.action, rule: r.id }));
+  const byId = new Map(rules.map((r) => [r.id, r]));
   return {
     defaultAction: doc.default,
     rules,
@@ -167,6 +188,9 @@ export function compilePolicy(doc: PolicyDoc): CompiledPolicy {
         if ((rules[i] as CompiledRule).test(ev)) return verdicts[i] as Verdict;
       }
       return defaultVerdict;
+    },
+    redact(text, verdict) {
+      return redactText(text, byId.get(verdict.rule)?.redactors ?? null);
     },
   };
 }

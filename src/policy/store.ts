@@ -29,6 +29,14 @@ export class PolicyStore {
     return this.snap.policy.compiled.evaluate(ev);
   }
 
+  /**
+   * Masks what the verdict's rule matched. Looked up by rule id in the live
+   * policy: after a reload that removed the rule, the whole text is masked.
+   */
+  redact(text: string, verdict: Verdict): string {
+    return this.snap.policy.compiled.redact(text, verdict);
+  }
+
   replace(policy: Policy): PolicySnapshot {
     this.snap = { policy, istag: computeIstag(policy.hash, this.scanners) };
     return this.snap;

@@ -96,10 +96,26 @@ export interface DissectorSession {
   readonly passthrough: boolean;
 }
 
+/**
+ * A tunnel whose destination a protocol announced earlier on another
+ * connection (an IRC DCC offer, later an XMPP bytestream or OSCAR rendezvous):
+ * the event that describes it, and the verdict already given to the offer.
+ */
+export interface ExpectedConnection {
+  event: EventDraft;
+  /** The verdict the offer got: a blocked offer keeps its data connection blocked. */
+  offer: Verdict;
+}
+
 export interface ProtocolModule {
   /** Lower-case protocol name used in events and policy (`protocol: [xmpp]`). */
   readonly name: string;
   /** Look at the first bytes received from `from` (accumulated, never empty). */
   probe(from: Side, head: Buffer): ProbeResult;
   create(ctx: SessionContext, out: SessionOutput): DissectorSession;
+  /**
+   * Optional: is a new tunnel to host:port a data connection this protocol
+   * announced (file transfer, direct chat)? Asked before the dial.
+   */
+  expectedConnection?(host: string, port: number): ExpectedConnection | undefined;
 }

@@ -40,6 +40,11 @@ export interface HookDeps {
   metrics: Metrics;
   logger: Logger;
   onTunnel: OnTunnel;
+  /**
+   * Data connections a protocol announced earlier (IRC DCC, ...): true/false
+   * decides the tunnel, undefined means none was expected.
+   */
+  expected?: (req: TunnelRequest) => boolean | undefined;
 }
 
 export function createDoorHooks(deps: HookDeps): GatewayDoorHooks {
@@ -54,7 +59,8 @@ export function createDoorHooks(deps: HookDeps): GatewayDoorHooks {
     allowDestination(req: TunnelRequest): boolean {
       if (!deps.access().destinations.allows(req.destination)) return false;
       // Forwarded requests are decided per request in onForward, with the URL.
-      return req.mode === 'forward' || decide(deps, connectionEvent(req));
+      if (req.mode === 'forward') return true;
+      return deps.expected?.(req) ?? decide(deps, connectionEvent(req));
     },
     dial(req: TunnelRequest): Promise<Socket> {
       return dial(req, deps.access().connectTimeoutMs);

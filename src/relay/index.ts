@@ -1,4 +1,4 @@
-export { createRelay, type OnTunnel, type RelayDeps } from './relay';
+export { createRelay, pipeBoth, type OnTunnel, type RelayDeps, type DataPhase, type TunnelHandle } from './relay';
 export { connectionEvent, forwardEvent, decide, type ForwardRequest } from './decide';
 export { createDoorHooks, accessFromConfig, type AccessSnapshot, type GatewayDoorHooks } from './hooks';
 export { dial, reasonForError } from './dial';

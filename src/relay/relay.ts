@@ -1,7 +1,9 @@
 // What happens to a tunnel once a door hands it over (the policy allowed it
-// before the dial: see decide.ts): a bare pipe in both directions. No
-// per-chunk listeners: byte counts come from bytesRead/bytesWritten at close.
-// (IM dissectors replace the pipe for recognised protocols in a later issue.)
+// before the dial: see decide.ts): the lifecycle (tracker, metrics, idle
+// timeout, half-close, error tear-down) lives here; the data phase is a bare
+// pipe in both directions, or the inspecting relay (src/inspect/) when one is
+// given. Byte counts come from bytesRead/bytesWritten at close, never from
+// per-chunk listeners.
 import type { Socket } from 'node:net';
 import type { TunnelRequest } from '../../socks/types';
 import type { Metrics } from '../admin/metrics';
@@ -15,6 +17,29 @@ export interface RelayDeps {
   tracker: TunnelTracker;
   /** Read per tunnel so a reload applies to new tunnels. */
   idleTimeoutMs: () => number;
+  /** Replaces the bare pipe (src/inspect/); it must end in pipeBoth or fail(). */
+  dataPhase?: DataPhase;
+}
+
+/** What the data phase gets: both sockets (errors, close and idle are handled here). */
+export interface TunnelHandle {
+  readonly req: TunnelRequest;
+  readonly client: Socket;
+  readonly upstream: Socket;
+  /** Bytes the client sent with its request (HTTP CONNECT head); forwarded upstream first. */
+  readonly head: Buffer;
+  readonly clientIp: string;
+  /** Tear the tunnel down; `why` is logged with the close. */
+  fail(why: string): void;
+}
+
+export type DataPhase = (t: TunnelHandle) => void;
+
+/** The bare relay: kernel-to-kernel as far as Node allows, no per-chunk JS of ours. */
+export function pipeBoth(client: Socket, upstream: Socket, head: Buffer): void {
+  if (head.length > 0) upstream.write(head);
+  client.pipe(upstream);
+  upstream.pipe(client);
 }
 
 export type OnTunnel = (req: TunnelRequest, client: Socket, upstream: Socket, head: Buffer) => void;
@@ -84,8 +109,7 @@ export function createRelay(deps: RelayDeps): OnTunnel {
       teardown('closed before relay');
       return;
     }
-    if (head.length > 0) upstream.write(head);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    if (deps.dataPhase) deps.dataPhase({ req, client, upstream, head, clientIp, fail: teardown });
+    else pipeBoth(client, upstream, head);
   };
 }

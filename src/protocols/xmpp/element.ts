@@ -1,0 +1,187 @@
+// A small, lenient XML element reader for ONE complete unit (already bounded
+// by the tokenizer's size limit). It works on the latin1 view of the bytes so
+// every string index is a byte offset: that is what lets a redaction splice
+// new text into the original bytes while leaving the rest byte-identical.
+// Names keep their prefixes; `ns` is resolved from xmlns declarations in
+// scope. Comments, PIs and DOCTYPEs are skipped; malformed input yields a
+// best-effort tree, never an exception.
+import { decodeText } from './escape';
+
+export interface Attr {
+  value: string; // decoded, UTF-8
+  /** Byte range of the raw value (between the quotes). */
+  start: number;
+  end: number;
+}
+
+export interface XElement {
+  name: string; // qualified name as written
+  local: string;
+  ns: string;
+  attrs: Map<string, Attr>;
+  children: XElement[];
+  /** Byte offsets: the whole element, and its content (between the tags). */
+  start: number;
+  end: number;
+  innerStart: number;
+  innerEnd: number;
+  /** Decoded character data directly inside this element (text + CDATA). */
+  text: string;
+  parent: XElement | null;
+}
+
+const NAME_END = /[\s/>]/;
+
+function localOf(qname: string): string {
+  const i = qname.indexOf(':');
+  return i < 0 ? qname : qname.slice(i + 1);
+}
+
+function resolveNs(el: XElement, prefix: string): string {
+  const key = prefix === '' ? 'xmlns' : `xmlns:${prefix}`;
+  for (let e: XElement | null = el; e !== null; e = e.parent) {
+    const a = e.attrs.get(key);
+    if (a !== undefined) return a.value;
+  }
+  if (prefix === 'xml') return 'http://www.w3.org/XML/1998/namespace';
+  return '';
+}
+
+/** Parses attributes of a start tag body s[from, to). */
+function parseAttrs(s: string, from: number, to: number, attrs: Map<string, Attr>): void {
+  let i = from;
+  while (i < to) {
+    while (i < to && /\s/.test(s[i] as string)) i++;
+    const eq = s.indexOf('=', i);
+    if (eq < 0 || eq >= to) return;
+    const key = s.slice(i, eq).trim();
+    let q = eq + 1;
+    while (q < to && /\s/.test(s[q] as string)) q++;
+    const quote = s[q];
+    if (quote !== '"' && quote !== "'") return;
+    const close = s.indexOf(quote, q + 1);
+    if (close < 0 || close > to) return;
+    if (key !== '' && !attrs.has(key)) {
+      attrs.set(key, { value: decodeText(s.slice(q + 1, close)), start: q + 1, end: close });
+    }
+    i = close + 1;
+  }
+}
+
+/**
+ * Parses `s` (latin1 view of the unit). Returns the first element; unclosed
+ * elements (a stream header) end at the end of the input.
+ */
+export function parseElement(s: string): XElement | null {
+  let root: XElement | null = null;
+  let cur: XElement | null = null;
+  let i = 0;
+  const n = s.length;
+  const textParts: string[][] = [];
+  while (i < n) {
+    const lt = s.indexOf('<', i);
+    const textEnd = lt < 0 ? n : lt;
+    if (cur !== null && textEnd > i) (textParts[textParts.length - 1] as string[]).push(decodeText(s.slice(i, textEnd)));
+    if (lt < 0) break;
+    i = lt;
+    if (s.startsWith('<!--', i)) {
+      const e = s.indexOf('-->', i + 4);
+      i = e < 0 ? n : e + 3;
+      continue;
+    }
+    if (s.startsWith('<![CDATA[', i)) {
+      const e = s.indexOf(']]>', i + 9);
+      const stop = e < 0 ? n : e;
+      if (cur !== null) (textParts[textParts.length - 1] as string[]).push(Buffer.from(s.slice(i + 9, stop), 'latin1').toString('utf8'));
+      i = e < 0 ? n : e + 3;
+      continue;
+    }
+    if (s.startsWith('<?', i) || s.startsWith('<!', i)) {
+      const e = s.indexOf('>', i + 2);
+      i = e < 0 ? n : e + 1;
+      continue;
+    }
+    if (s[i + 1] === '/') {
+      const gt = s.indexOf('>', i);
+      const end = gt < 0 ? n : gt + 1;
+      if (cur !== null) {
+        cur.innerEnd = i;
+        cur.end = end;
+        cur.text = (textParts.pop() as string[]).join('');
+        cur = cur.parent;
+        if (cur === null) return root;
+      }
+      i = end;
+      continue;
+    }
+    // Start tag: find its '>' outside quotes.
+    let j = i + 1;
+    let quote = '';
+    while (j < n) {
+      const c = s[j] as string;
+      if (quote !== '') {
+        if (c === quote) quote = '';
+      } else if (c === '"' || c === "'") quote = c;
+      else if (c === '>') break;
+      j++;
+    }
+    const gt = j; // may be n (truncated)
+    let nameEnd = i + 1;
+    while (nameEnd < gt && !NAME_END.test(s[nameEnd] as string)) nameEnd++;
+    const empty = gt < n && s[gt - 1] === '/';
+    const el: XElement = {
+      name: s.slice(i + 1, nameEnd),
+      local: '',
+      ns: '',
+      attrs: new Map(),
+      children: [],
+      start: i,
+      end: n,
+      innerStart: Math.min(gt + 1, n),
+      innerEnd: n,
+      text: '',
+      parent: cur,
+    };
+    parseAttrs(s, nameEnd, empty ? gt - 1 : gt, el.attrs);
+    el.local = localOf(el.name);
+    const colon = el.name.indexOf(':');
+    el.ns = resolveNs(el, colon < 0 ? '' : el.name.slice(0, colon));
+    if (cur !== null) cur.children.push(el);
+    else if (root === null) root = el;
+    else return root; // a second top-level element: not ours
+    i = Math.min(gt + 1, n);
+    if (empty) {
+      el.innerStart = el.innerEnd = gt - 1;
+      el.end = gt + 1;
+      if (cur === null) return root;
+    } else {
+      cur = el;
+      textParts.push([]);
+    }
+  }
+  // Truncated: close what is open so callers see the text read so far.
+  while (cur !== null) {
+    cur.text = (textParts.pop() ?? []).join('');
+    cur = cur.parent;
+  }
+  return root;
+}
+
+export function child(el: XElement, local: string, ns?: string): XElement | undefined {
+  for (const c of el.children) if (c.local === local && (ns === undefined || c.ns === ns)) return c;
+  return undefined;
+}
+
+export function attr(el: XElement, key: string): string | undefined {
+  return el.attrs.get(key)?.value;
+}
+
+/** Depth-first search below `el` (bounded by the unit size). */
+export function find(el: XElement, local: string, ns?: string): XElement | undefined {
+  for (const c of el.children) {
+    if (c.local === local && (ns === undefined || c.ns === ns)) return c;
+    const d = find(c, local, ns);
+    if (d !== undefined) return d;
+  }
+  return undefined;
+}

@@ -1,0 +1,36 @@
+// XML text helpers. Inputs to decodeText are latin1 views of raw bytes (one
+// char per byte); outputs are proper UTF-8-decoded strings.
+
+const ENTITY = /&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);/g;
+
+function entity(_m: string, e: string): string {
+  switch (e) {
+    case 'lt':
+      return '<';
+    case 'gt':
+      return '>';
+    case 'amp':
+      return '&';
+    case 'quot':
+      return '"';
+    case 'apos':
+      return "'";
+    default: {
+      const cp = e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+      return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : '';
+    }
+  }
+}
+
+/** latin1 view of raw bytes -> decoded text. */
+export function decodeText(raw: string): string {
+  const s = Buffer.from(raw, 'latin1').toString('utf8');
+  return s.indexOf('&') < 0 ? s : s.replace(ENTITY, entity);
+}
+
+/** Text or attribute value -> XML-safe (works inside '…' and "…"). */
+export function escapeXml(s: string): string {
+  return s.replace(/[<>&'"]/g, (c) =>
+    c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : c === '"' ? '&quot;' : '&apos;',
+  );
+}

@@ -1,0 +1,41 @@
+import { XmlUnitTokenizer, type UnitKind } from '../../../../src/protocols/xmpp/tokenizer';
+
+function split(chunks: string[], limit = 4096): { units: [UnitKind, string, string][]; overflow: boolean } {
+  const units: [UnitKind, string, string][] = [];
+  let overflow = false;
+  const t = new XmlUnitTokenizer({ unit: (k, b, _s, n) => units.push([k, b.toString('utf8'), n]), overflow: () => (overflow = true) }, limit);
+  for (const c of chunks) t.push(Buffer.from(c));
+  return { units, overflow };
+}
+
+const STREAM = `<?xml version='1.0'?><stream:stream to='a.b' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`;
+
+describe('XMPP unit tokenizer', () => {
+  it('splits prolog, header, stanzas, keepalives and the close, keeping exact bytes', () => {
+    const msg = `<message to="b@a.b" type='chat'><body a="x>y">hi &amp; <![CDATA[<b>]]></body><!-- c --><x/></message>`;
+    const text = `${STREAM}<presence/> \n${msg}</stream:stream>`;
+    const { units } = split([text]);
+    expect(units.map((u) => u[0])).toEqual(['other', 'header', 'stanza', 'space', 'stanza', 'close']);
+    expect(units.map((u) => u[1]).join('')).toBe(text);
+    expect(units[4]).toEqual(['stanza', msg, 'message']);
+    expect(units[1]?.[2]).toBe('stream:stream');
+  });
+
+  it('gives the same units whatever the chunking (byte by byte)', () => {
+    const text = `${STREAM}<iq type='get' id='1'><query xmlns='jabber:iq:roster'/></iq><message><body>a'b"c</body></message>`;
+    const whole = split([text]).units;
+    const bytes = split(text.split('')).units;
+    expect(bytes).toEqual(whole);
+  });
+
+  it('handles stream restarts and a header split across chunks', () => {
+    const { units } = split([STREAM.slice(0, 30), STREAM.slice(30), '<success/>', STREAM]);
+    expect(units.filter((u) => u[0] === 'header')).toHaveLength(2);
+  });
+
+  it('closes on a stanza larger than the limit before holding it', () => {
+    const { units, overflow } = split([STREAM, `<message><body>${'x'.repeat(200)}</body></message>`], 100);
+    expect(overflow).toBe(true);
+    expect(units.map((u) => u[0])).toEqual(['other', 'header']);
+  });
+});
