@@ -3,7 +3,8 @@
 // handed to `src/` through DoorHooks.onTunnel. Nothing here knows about IM.
 import type { Socket } from 'node:net';
 
-export type DoorName = 'socks5' | 'http';
+/** 'redirect': connections DNS/firewall redirection sends to src/redirect's listeners. */
+export type DoorName = 'socks5' | 'http' | 'redirect';
 
 export interface Destination {
   /** IP literal or domain name, as the client asked (IPv6 without brackets). */

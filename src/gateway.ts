@@ -9,6 +9,7 @@ import { createSocks5Door } from '../socks/socks5-door';
 import { createAdminServer, type AdminServer } from './admin/server';
 import { Metrics } from './admin/metrics';
 import { Readiness } from './admin/readiness';
+import { createAvService, type AvService } from './av';
 import { loadConfig, type Config } from './config/load';
 import { createIcapServices } from './icap-services/services';
 import { createInspector, decideExpected, inspectSettingsFromConfig, type InspectSettings } from './inspect';
@@ -19,7 +20,9 @@ import { modules } from './protocols/registry';
 import { loadAppsFile, resolveAppsPath, setTlsApps, type AppCatalog } from './protocols/tls';
 import { accessFromConfig, createDoorHooks, type AccessSnapshot } from './relay/hooks';
 import { createRelay } from './relay/relay';
+import { createRedirectListeners, redirectSettingsFromConfig, type RedirectSettings } from './redirect';
 import { TunnelTracker } from './relay/tunnels';
+import { loadWebImFile, resolveWebImPath, WebImInspector, type WebImCatalog } from './web';
 
 export interface Factories {
   createIcapServer(opts: IcapServerOptions): IcapServer;
@@ -33,7 +36,7 @@ export const defaultFactories: Factories = {
   createHttpProxyDoor,
 };
 
-export type ListenerName = 'icap' | 'socks5' | 'http' | 'admin';
+export type ListenerName = 'icap' | 'socks5' | 'http' | 'admin' | `redirect-${number}`;
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -57,6 +60,8 @@ export interface Gateway {
   readonly policy: PolicyStore;
   readonly readiness: Readiness;
   readonly tunnels: TunnelTracker;
+  /** The live AV service (replaced on reload when `av` changes). */
+  av(): AvService;
   /** Bound addresses of the listeners that are up. */
   readonly listeners: Partial<Record<ListenerName, { address: string; port: number }>>;
   config(): Config;
@@ -70,6 +75,13 @@ function loadApps(config: Config): AppCatalog {
   return loadAppsFile(resolveAppsPath(config.configFile, config.inspect.apps_file));
 }
 
+function loadWebIm(config: Config): WebImCatalog {
+  return loadWebImFile(resolveWebImPath(config.configFile));
+}
+
+/** ICAP replay buffer: a web IM body read for inspection must still be echoable (body limit + stream slack). */
+const WEBIM_REPLAY_BYTES = 2 * 1024 * 1024 + 512 * 1024;
+
 const RESTART_SECTIONS = ['icap', 'socks5', 'http_proxy', 'admin', 'data_dir'] as const;
 
 export async function startGateway(initial: Config, opts: GatewayOptions = {}): Promise<Gateway> {
@@ -79,10 +91,32 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
   const policy = new PolicyStore(loadPolicy(config.policyPath, config.policyExplicit));
   let access: AccessSnapshot = accessFromConfig(config);
   let inspect: InspectSettings = inspectSettingsFromConfig(config);
+  let redirect: RedirectSettings = redirectSettingsFromConfig(config);
   setTlsApps(loadApps(config));
+  let webim = loadWebIm(config);
   const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics });
   const readiness = new Readiness();
   const tunnels = new TunnelTracker();
+  // AV scanners (src/av/): rebuilt on reload; their signature versions feed
+  // the ISTag, their breakers /readyz (one check per scanner name).
+  const makeAv = (c: Config): AvService =>
+    createAvService(c.av, { logger: logger.child({ component: 'av' }), metrics, dataDir: c.dataDir, onVersions: (v) => policy.setScannerVersions(v) });
+  let av = makeAv(config);
+  const avChecks = new Set<string>();
+  const addAvChecks = (): void => {
+    for (const { name } of av.health()) {
+      if (avChecks.has(name)) continue;
+      avChecks.add(name);
+      readiness.addCheck({
+        name: `av:${name}`,
+        ok: () => {
+          const h = av.health().find((x) => x.name === name);
+          return !h || !h.required || (h.reachable && h.state !== 'open');
+        },
+      });
+    }
+  };
+  addAvChecks();
   const listeners: Gateway['listeners'] = {};
   const closers: Array<{ name: ListenerName; close: Closer }> = [];
 
@@ -130,13 +164,21 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
       for (const [n, on] of [['icap', config.icap.enabled], ['socks5', config.socks5.enabled], ['http', config.http_proxy.enabled]] as const) {
         if (on) readiness.set(n, { state: 'starting' });
       }
+      config.redirect.listeners.forEach((_, i) => readiness.set(`redirect-${i}`, { state: 'starting' }));
       await start('admin', host, port, () => admin.listen(port, host), () => admin.close());
     }
     if (config.icap.enabled) {
       const c = config.icap;
       const icapLogger = logger.child({ door: 'icap' });
       const server = factories.createIcapServer({
-        services: createIcapServices(c.services, { policy, metrics, logger: icapLogger }),
+        services: createIcapServices(c.services, {
+          policy, metrics, logger: icapLogger,
+          webim: {
+            catalog: () => webim,
+            inspector: new WebImInspector({ policy, metrics, logger: icapLogger, catalog: () => webim, av: () => av, replayBufferBytes: WEBIM_REPLAY_BYTES, logTextMax: inspect.logTextMax }),
+          },
+        }),
+        replayBufferBytes: WEBIM_REPLAY_BYTES,
         istag: () => policy.istag,
         serviceId: c.service_id,
         maxConnections: c.max_connections,
@@ -191,6 +233,11 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
       });
       await start('http', c.listen.host, c.listen.port, () => door.listen(), () => door.close());
     }
+    // Redirected mode (src/redirect/): after the doors, so loop protection sees their addresses.
+    const ownAddresses = () => Object.values(listeners).filter((a) => a !== undefined);
+    for (const r of createRedirectListeners(config, { hooks, logger: logger.child({ door: 'redirect' }), settings: () => redirect, ownAddresses })) {
+      await start(r.name, r.spec.host, r.spec.port, () => r.listen(), () => r.close());
+    }
   } catch (err) {
     await Promise.allSettled(closers.map((c) => c.close(0)));
     tunnels.destroyAll();
@@ -206,6 +253,7 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
     policy,
     readiness,
     tunnels,
+    av: () => av,
     listeners,
     config: () => config,
 
@@ -217,13 +265,25 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
       const nextPolicy = loadPolicy(next.policyPath, next.policyExplicit);
       const nextAccess = accessFromConfig(next);
       const nextApps = loadApps(next);
-      const needsRestart = RESTART_SECTIONS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+      const nextWebim = loadWebIm(next);
+      const needsRestart: string[] = RESTART_SECTIONS.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+      if (JSON.stringify(next.redirect.listeners) !== JSON.stringify(config.redirect.listeners)) needsRestart.push('redirect.listeners');
       const policyChanged = nextPolicy.hash !== policy.current.policy.hash;
+      const avChanged = JSON.stringify(next.av) !== JSON.stringify(config.av) || next.dataDir !== config.dataDir;
       config = next;
       access = nextAccess;
       inspect = inspectSettingsFromConfig(next);
+      redirect = redirectSettingsFromConfig(next);
       setTlsApps(nextApps);
+      webim = nextWebim;
       policy.replace(nextPolicy);
+      if (avChanged) {
+        const old = av;
+        av = makeAv(next);
+        addAvChecks();
+        policy.setScannerVersions(av.signatureVersions());
+        void old.close();
+      }
       logger.level = next.log.level;
       for (const section of needsRestart) {
         logger.warn({ section }, `config section "${section}" changed: restart imgate to apply it`);
@@ -256,6 +316,7 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
           await tunnels.waitIdle(1000);
         }
         await Promise.all(closing);
+        await av.close();
         const admin = closers.find((c) => c.name === 'admin');
         if (admin) {
           await admin.close(0);

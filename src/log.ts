@@ -20,7 +20,11 @@ export function createLogger(level: LevelWithSilent = 'info', destination?: pino
     // Labels instead of numbers so operators can grep "level":"warn".
     formatters: { level: (label) => ({ level: label }) },
   };
-  return destination ? pino(opts, destination) : pino(opts);
+  // stdout asynchronously: one 'im event' line per IM action (and per unknown
+  // tunnel) is on the hot path, and a synchronous write(2) per line cost ~5%
+  // of CPU at 1,800 tunnels/s (docs/benchmarks.md). sonic-boom batches lines
+  // while a write is in flight; pino flushes it synchronously on process exit.
+  return pino(opts, destination ?? pino.destination({ dest: 1, sync: false }));
 }
 
 /** Child logger with the correlation fields set once (pino serialises bindings once per child). */

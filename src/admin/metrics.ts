@@ -14,6 +14,10 @@ export class Metrics {
   readonly policyVerdicts: Counter<'action'>;
   readonly imEventsTotal: Counter<'protocol' | 'kind' | 'action'>;
   readonly tunnelsByProtocol: Counter<'protocol'>;
+  readonly avScansTotal: Counter<'scanner' | 'status'>;
+  readonly avScanDuration: Histogram<'scanner'>;
+  readonly avBreakerState: Gauge<'scanner'>;
+  readonly avCacheHits: Counter<'scanner'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -76,6 +80,31 @@ export class Metrics {
       name: 'imgate_tunnels_by_protocol_total',
       help: 'Inspected tunnels by the protocol their first bytes were recognised as ("unknown" when none matched).',
       labelNames: ['protocol'],
+      registers,
+    });
+    this.avScansTotal = new Counter({
+      name: 'imgate_av_scans_total',
+      help: 'AV scans by scanner and status (clean, infected, error, timeout, breaker_open, over_limit); cache hits are not scans.',
+      labelNames: ['scanner', 'status'],
+      registers,
+    });
+    this.avScanDuration = new Histogram({
+      name: 'imgate_av_scan_duration_seconds',
+      help: 'Duration of one AV scan by one scanner (cache hits excluded).',
+      labelNames: ['scanner'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.avBreakerState = new Gauge({
+      name: 'imgate_av_breaker_state',
+      help: 'Circuit breaker of each AV scanner: 0 closed, 1 half-open, 2 open.',
+      labelNames: ['scanner'],
+      registers,
+    });
+    this.avCacheHits = new Counter({
+      name: 'imgate_av_cache_hits_total',
+      help: 'AV verdicts served from the verdict cache (sha256 + scanner + signature version).',
+      labelNames: ['scanner'],
       registers,
     });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });

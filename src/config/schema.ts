@@ -3,6 +3,7 @@
 // so a typo is an error, not a silently ignored key.
 import { z } from 'zod';
 import { parseCidr } from '../util/cidr';
+import { avSchema } from '../av/schema';
 
 const int = (min: number, max: number, what = `an integer ${min}-${max}`) =>
   z
@@ -150,6 +151,43 @@ const inspect = z
   .strict()
   .default({});
 
+// Redirected mode (src/redirect/): listeners that take connections DNS or
+// firewall redirection sends to the gateway; the destination comes from the
+// client's first bytes, a listener's fixed upstream, or the upstreams map.
+const REDIRECT_PROTOCOLS = ['auto', 'xmpp', 'irc', 'msnp', 'oscar', 'ymsg', 'http', 'tls'] as const;
+/** Protocols whose first bytes never name the server: only a fixed upstream can. */
+export const REDIRECT_FIXED_ONLY: readonly string[] = ['irc', 'msnp', 'oscar', 'ymsg'];
+const hostPort = z
+  .string({ invalid_type_error: 'expected "host:port"' })
+  .regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}$/, 'expected "host:port" ("[v6]:port" for IPv6)')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'expected a port 0-65535');
+const redirectListener = z
+  .object({
+    listen: z
+      .object({
+        host: z.string({ invalid_type_error: 'expected an IP address string' }).ip({ message: 'expected an IP address literal' }).default('127.0.0.1'),
+        port,
+      })
+      .strict(),
+    protocol: oneOf(REDIRECT_PROTOCOLS).default('auto'),
+    upstream: hostPort.optional(),
+  })
+  .strict()
+  .superRefine((l, ctx) => {
+    if (REDIRECT_FIXED_ONLY.includes(l.protocol) && l.upstream === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['upstream'], message: `expected an upstream: ${l.protocol} clients do not name their server` });
+    }
+  });
+const redirect = z
+  .object({
+    listeners: z.array(redirectListener).default([]),
+    upstreams: z.record(hostPort).default({}),
+    max_head_bytes: count(65_536).default(16_384),
+    head_timeout_ms: ms.default(5000),
+  })
+  .strict()
+  .default({});
+
 export const configSchema = z
   .object({
     data_dir: str.default('./var'),
@@ -176,6 +214,9 @@ export const configSchema = z
       .strict()
       .default({}),
     inspect,
+    /** AV scanning (src/av/schema.ts): clamd, ICAP chaining, external command. */
+    av: avSchema,
+    redirect,
     admin: z.object({ enabled: bool.default(true), listen: listen(9090) }).strict().default({}),
     shutdown: z.object({ drain_timeout_ms: int(0, 3_600_000).default(10_000) }).strict().default({}),
   })

@@ -2,8 +2,8 @@
 // optional because each source knows a different subset: an ICAP transaction
 // knows the URL, a tunnel knows the destination, a dissector (later) knows
 // the account, peer and message text.
-/** Where the event entered: a live door, or `imgate replay` of a capture. */
-export type EventDoor = 'icap' | 'socks5' | 'http' | 'replay';
+/** Where the event entered: a live door (redirect: DNS/firewall-redirected listeners), or `imgate replay` of a capture. */
+export type EventDoor = 'icap' | 'socks5' | 'http' | 'redirect' | 'replay';
 
 export type EventKind = 'login' | 'message' | 'file' | 'presence' | 'connection' | 'http' | 'unknown';
 export const EVENT_KINDS: readonly EventKind[] = ['login', 'message', 'file', 'presence', 'connection', 'http', 'unknown'];

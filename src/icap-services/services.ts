@@ -1,11 +1,14 @@
 // The REQMOD and RESPMOD services: build an 'http' event from the heads, ask
 // the policy, answer allow (204 / streamed echo: the body is never read or
-// buffered) or block (403 page). 'redact' acts as allow for now: redaction
-// needs body inspection, which the issue "Web IM through ICAP" adds.
+// buffered) or block (403 page). Requests and responses that conf/webim.yaml
+// recognises as web IM go on to src/web, which reads their bodies (bounded)
+// and may also redact ('modify'); everything else is decided on the heads.
 import type { AdaptMethod, IcapRequest, IcapService, IcapVerdict } from '../../icap/types';
 import type { Metrics } from '../admin/metrics';
 import type { Logger } from '../log';
 import type { PolicyStore } from '../policy/store';
+import type { WebImInspector } from '../web/inspect';
+import type { WebImCatalog } from '../web/catalog';
 import { blockResponse } from './block-page';
 import { httpEvent } from './http-event';
 
@@ -13,11 +16,21 @@ export interface IcapServiceDeps {
   policy: PolicyStore;
   metrics: Metrics;
   logger: Logger;
+  /** Web IM body inspection; absent = heads only. */
+  webim?: { catalog: () => WebImCatalog; inspector: WebImInspector };
 }
 
 const ALLOW: IcapVerdict = Object.freeze({ kind: 'allow' });
 
-function decide(deps: IcapServiceDeps, req: IcapRequest): IcapVerdict {
+/** "http://h/p?q" -> "/p?q" (the target as the catalogue matches it). */
+function pathAndQuery(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(url);
+  const rest = m ? url.slice(m[0].length) : url;
+  return rest === '' || rest[0] === '?' ? `/${rest}` : rest;
+}
+
+function decide(deps: IcapServiceDeps, req: IcapRequest): IcapVerdict | Promise<IcapVerdict> {
   const ev = httpEvent(req);
   const verdict = deps.policy.evaluate(ev);
   ev.verdict = verdict;
@@ -39,6 +52,14 @@ function decide(deps: IcapServiceDeps, req: IcapRequest): IcapVerdict {
   } else if (deps.logger.isLevelEnabled('debug')) {
     deps.logger.debug({ conn: req.connectionId, icap: req.id, method: req.method, url: ev.url, rule: verdict.rule }, 'allowed');
   }
+  const web = deps.webim;
+  if (web !== undefined && req.hasBody && ev.method !== undefined) {
+    const match = web.catalog().match(req.method === 'REQMOD' ? 'request' : 'response', ev.method, ev.host, pathAndQuery(ev.url));
+    if (match !== undefined) {
+      delete ev.verdict;
+      return web.inspector.inspect(req, match, ev);
+    }
+  }
   return ALLOW;
 }
 
@@ -49,7 +70,8 @@ function makeService(method: AdaptMethod, path: string, deps: IcapServiceDeps): 
     description: `imgate ${method}`,
     handle(req: IcapRequest): Promise<IcapVerdict> {
       try {
-        return Promise.resolve(decide(deps, req));
+        const v = decide(deps, req);
+        return v instanceof Promise ? v : Promise.resolve(v);
       } catch (err) {
         return Promise.reject(err);
       }

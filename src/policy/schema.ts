@@ -33,7 +33,7 @@ const timeWindow = z
 export const conditionsSchema = z
   .object({
     kind: listOf(oneOf(EVENT_KINDS), 'event kinds'),
-    door: listOf(oneOf(['icap', 'socks5', 'http', 'replay'] as const), 'doors'),
+    door: listOf(oneOf(['icap', 'socks5', 'http', 'redirect', 'replay'] as const), 'doors'),
     user: listOf(str, 'user names (globs)'),
     group: listOf(str, 'group names (globs)'),
     client_ip: listOf(str, 'CIDRs'),

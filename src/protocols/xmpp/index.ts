@@ -11,4 +11,10 @@ export const xmppModule: ProtocolModule = {
 };
 
 export { XmlUnitTokenizer, type UnitKind, type UnitSink } from './tokenizer';
-export { parseElement, type XElement } from './element';
+export { parseElement, attr, child, find, type XElement } from './element';
+// Shared with the XMPP carried over HTTP (src/protocols/http: BOSH, WebSocket)
+// and through ICAP (src/web), so one implementation decides XMPP everywhere.
+export { escapeXml } from './escape';
+export { findOffer } from './offers';
+export { blockedText, saslFailure, stanzaError } from './replies';
+export { authIdentity, bareJid } from './sasl';

@@ -23,7 +23,15 @@ export class Prosody {
     readonly daemon: Daemon,
   ) {}
 
-  static async start(users: XmppUser[]): Promise<Prosody> {
+  /** BOSH endpoint (needs `start(users, { http: true })`). */
+  get boshUrl(): string {
+    return `http://127.0.0.1:${this.httpPort}/http-bind`;
+  }
+
+  /** `http: true` adds mod_bosh and mod_websocket on httpPort (peers.md §4). */
+  static async start(users: XmppUser[], opts: { http?: boolean } = {}): Promise<Prosody> {
+    const httpMods = opts.http === true ? ' "bosh"; "websocket";' : '';
+    const httpCfg = opts.http === true ? 'consider_bosh_secure = true\nconsider_websocket_secure = true\n' : '';
     const dir = makeTempDir('prosody');
     const pdir = path.join(dir, 'prosody');
     fs.mkdirSync(path.join(pdir, 'data'), { recursive: true });
@@ -47,9 +55,9 @@ https_ports = {}
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 authentication = "internal_plain"
-modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "smacks"; "posix" }
+modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "smacks"; "posix";${httpMods} }
 modules_disabled = { "s2s"; "tls" }
-VirtualHost "${XMPP_DOMAIN}"
+${httpCfg}VirtualHost "${XMPP_DOMAIN}"
 `,
     );
     chownTree(pdir, 'prosody');
@@ -66,6 +74,7 @@ VirtualHost "${XMPP_DOMAIN}"
     const p = new Prosody(dir, c2s, http, daemon);
     try {
       await waitPort(c2s, { alive: () => daemon.alive(), what: 'prosody' });
+      if (opts.http === true) await waitPort(http, { alive: () => daemon.alive(), what: 'prosody http' });
     } catch (err) {
       await p.cleanup();
       throw new Error(`${(err as Error).message}\n${daemon.stdout()}\n${daemon.stderr()}`);

@@ -1,0 +1,40 @@
+// The headline ratios, computed once from medians so the markdown, the stdout
+// table and the JSON agree.
+import { ratio } from '../lib/stats';
+import type { BenchResults } from './results';
+
+export interface Headline { what: string; value: number; target: number | null }
+
+function pick<T extends { target: { key: string } }>(rows: T[], key: string): T | undefined {
+  return rows.find((r) => r.target.key === key);
+}
+
+export function headlines(r: BenchResults): Headline[] {
+  const out: Headline[] = [];
+  for (const row of r.icap) {
+    const label = `ICAP RESPMOD ${sizeLabel(row.size)}${row.mode === '204' ? ' (Allow: 204)' : ''}: imgate / c-icap req/s`;
+    out.push({ what: label, value: row.ratio, target: row.mode === '200' && row.size <= 65536 ? 1.0 : null });
+  }
+  const b = (k: string): number => pick(r.bulk, k)?.mbps ?? NaN;
+  const c = (k: string): number => pick(r.conn, k)?.cps ?? NaN;
+  if (r.bulk.length) {
+    out.push({ what: 'SOCKS5 bulk: imgate / direct', value: ratio(b('imgate'), b('direct')), target: 0.8 });
+    out.push({ what: 'SOCKS5 bulk: imgate / Dante', value: ratio(b('imgate'), b('dante')), target: 1.0 });
+    out.push({ what: 'SOCKS5 bulk: bare Node pipe relay / direct (relay ceiling)', value: ratio(b('pipe'), b('direct')), target: null });
+    out.push({ what: 'SOCKS5 bulk: imgate / bare Node pipe relay', value: ratio(b('imgate'), b('pipe')), target: null });
+    out.push({ what: 'SOCKS5 bulk: Dante / direct', value: ratio(b('dante'), b('direct')), target: null });
+    out.push({ what: 'HTTP CONNECT bulk: imgate / direct', value: ratio(b('imgate-http'), b('direct')), target: null });
+    out.push({ what: 'SOCKS5 bulk: imgate after ICAP load / second imgate without', value: ratio(b('imgate'), b('imgate-doors-only')), target: null });
+  }
+  if (r.conn.length) {
+    out.push({ what: 'SOCKS5 conn/s: imgate / direct', value: ratio(c('imgate'), c('direct')), target: null });
+    out.push({ what: 'SOCKS5 conn/s: imgate / Dante', value: ratio(c('imgate'), c('dante')), target: null });
+    out.push({ what: 'SOCKS5 conn/s: imgate / bare Node pipe relay', value: ratio(c('imgate'), c('pipe')), target: null });
+    out.push({ what: 'HTTP CONNECT conn/s: imgate / direct', value: ratio(c('imgate-http'), c('direct')), target: null });
+  }
+  return out;
+}
+
+export function sizeLabel(n: number): string {
+  return n >= 1 << 20 ? `${n / (1 << 20)} MiB` : n >= 1024 ? `${n / 1024} KiB` : `${n} B`;
+}

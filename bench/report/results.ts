@@ -1,0 +1,21 @@
+// Shape of one bench run: written as bench/results/latest.json and rendered
+// into docs/benchmarks.md and the stdout table.
+import type { IcapRow } from '../scenarios/icap';
+import type { BulkRow } from '../scenarios/bulk';
+import type { ConnRow } from '../scenarios/conn';
+import type { ProfileResult } from '../scenarios/profile';
+
+export interface BenchResults {
+  command: string;
+  startedAt: string;
+  durationSecs: number;
+  machine: { cpus: number; cpuModel: string; os: string; node: string; memGiB: number; loadStart: number[]; loadEnd: number[] };
+  peers: { cicap: string; dante: string };
+  icapload: { file: string; sha256: string; sameAsShared: boolean | null };
+  settings: Record<string, string | number | boolean>;
+  imgate: { available: boolean; error?: string; rssKiB?: Record<string, number> };
+  icap: IcapRow[];
+  bulk: BulkRow[];
+  conn: ConnRow[];
+  profiles: ProfileResult[];
+}

@@ -1,0 +1,83 @@
+// XMPP over BOSH (XEP-0124/0206): every request and response body is one
+// <body xmlns='http://jabber.org/protocol/httpbind'> whose children are
+// stanzas. A body is rewritten only when a verdict says so: blocked stanzas
+// are cut out, redacted ones replaced, and gateway-made answers for the
+// client (SASL failure, stanza errors) ride in the next response body.
+import type { SessionContext, Side } from '../types';
+import { attr, parseElement, type XElement } from '../xmpp';
+import { XmppInner } from './xmpp-inner';
+
+export const NS_BOSH = 'http://jabber.org/protocol/httpbind';
+/** Gateway answers waiting for a response body (bounded: they are small and few). */
+const MAX_PENDING = 64 * 1024;
+
+export function isBoshBody(el: XElement | null): el is XElement {
+  return el !== null && el.local === 'body' && el.ns === NS_BOSH;
+}
+
+/** Does a body start like a BOSH <body>? (cheap sniff before a parse) */
+export function looksLikeBosh(body: Buffer): boolean {
+  const s = body.toString('latin1', 0, Math.min(body.length, 512));
+  return /^\s*(<\?xml[^>]*\?>\s*)?<body[\s/>]/.test(s) && body.includes(NS_BOSH, 0, 'latin1');
+}
+
+export class BoshInspector {
+  readonly inner: XmppInner;
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+
+  constructor(ctx: SessionContext) {
+    this.inner = new XmppInner(ctx, 'bosh');
+  }
+
+  /** Gateway answers still owed to the client. */
+  get owed(): number {
+    return this.pendingLen;
+  }
+
+  /**
+   * One body. Returns the body to send (null: unchanged) or 'not-bosh' when
+   * it is not a BOSH body at all.
+   */
+  body(side: Side, body: Buffer): Buffer | null | 'not-bosh' {
+    const el = parseElement(body.toString('latin1'));
+    if (!isBoshBody(el)) return 'not-bosh';
+    if (side === 'c2s') this.inner.setDomain(attr(el, 'to'));
+    const parts: Buffer[] = [];
+    let at = 0;
+    let changed = false;
+    for (const c of el.children) {
+      const d = this.inner.element(side, c, body);
+      if (d.toClient !== undefined) this.owe(d.toClient);
+      if (d.action === 'keep') continue;
+      parts.push(body.subarray(at, c.start));
+      if (d.action === 'replace' && d.bytes !== undefined) parts.push(d.bytes);
+      at = c.end;
+      changed = true;
+    }
+    if (side === 's2c' && this.pendingLen > 0 && attr(el, 'type') !== 'terminate') {
+      // Deliver the owed answers inside this response's <body>.
+      const owed = Buffer.concat(this.pending);
+      this.pending = [];
+      this.pendingLen = 0;
+      const empty = el.innerStart === el.innerEnd && body[el.innerStart] === 0x2f; // '<body .../>'
+      if (empty) {
+        parts.push(body.subarray(at, el.innerStart), Buffer.from('>'), owed, Buffer.from(`</${el.name}>`));
+        at = el.end;
+      } else {
+        parts.push(body.subarray(at, el.innerEnd), owed);
+        at = el.innerEnd;
+      }
+      changed = true;
+    }
+    if (!changed) return null;
+    parts.push(body.subarray(at));
+    return Buffer.concat(parts);
+  }
+
+  private owe(b: Buffer): void {
+    if (this.pendingLen + b.length > MAX_PENDING) return; // the client still sees its request unanswered
+    this.pending.push(b);
+    this.pendingLen += b.length;
+  }
+}

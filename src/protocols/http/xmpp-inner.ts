@@ -1,0 +1,153 @@
+// XMPP stanzas carried by HTTP (BOSH bodies, RFC 7395 WebSocket messages):
+// each top-level element is inspected like the XMPP dissector does on a TCP
+// stream (SASL login, message bodies, file offers, presence) and the verdict
+// becomes a disposition the carrier applies: keep the bytes, replace them
+// (redaction), or drop them, optionally with an error for the client.
+import type { Verdict } from '../../events/types';
+import type { EventDraft, SessionContext, Side } from '../types';
+import { attr, authIdentity, bareJid, blockedText, child, escapeXml, find, findOffer, saslFailure, stanzaError, type XElement } from '../xmpp';
+
+const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
+const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind';
+const NS_FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing';
+const NS_XHTML_IM = 'http://jabber.org/protocol/xhtml-im';
+
+export type XmppApp = 'bosh' | 'websocket';
+
+export interface Disposition {
+  /** keep: forward the element as it is; replace: forward `bytes`; drop: forward nothing. */
+  action: 'keep' | 'replace' | 'drop';
+  bytes?: Buffer;
+  /** Gateway-made element for the client (qualified for the carrier). */
+  toClient?: Buffer;
+}
+
+const KEEP: Disposition = { action: 'keep' };
+
+/** Gives a gateway-made stanza the jabber:client namespace its carrier needs. */
+function qualified(b: Buffer): Buffer {
+  const s = b.toString('utf8');
+  const sp = s.indexOf(' ');
+  const gt = s.indexOf('>');
+  if (sp < 0 || gt < sp || s.slice(0, gt).includes(' xmlns=')) return b;
+  return Buffer.from(`${s.slice(0, sp)} xmlns='jabber:client'${s.slice(sp)}`, 'utf8');
+}
+
+export class XmppInner {
+  domain: string | undefined;
+  account: string | undefined;
+  private fullJid: string | undefined;
+
+  constructor(
+    private readonly ctx: SessionContext,
+    readonly app: XmppApp,
+  ) {}
+
+  private decide(d: Omit<EventDraft, 'protocol' | 'app'>): Verdict {
+    return this.ctx.decide({ protocol: 'xmpp', app: this.app, ...d });
+  }
+
+  private accountOf(id: string): string {
+    return id.includes('@') || this.domain === undefined ? id : `${id}@${this.domain}`;
+  }
+
+  /** One top-level element `el` whose offsets index `src` (latin1 view = bytes). */
+  element(side: Side, el: XElement, src: Buffer): Disposition {
+    switch (el.local) {
+      case 'open':
+        if (side === 'c2s' && el.ns === NS_FRAMING) this.setDomain(attr(el, 'to'));
+        return KEEP;
+      case 'auth':
+        return side === 'c2s' && el.ns === NS_SASL ? this.onAuth(el) : KEEP;
+      case 'message':
+      case 'presence':
+      case 'iq':
+        return this.stanza(side, el, src);
+      default:
+        return KEEP;
+    }
+  }
+
+  setDomain(to: string | undefined): void {
+    if (to !== undefined && to !== '' && this.domain === undefined) this.domain = to;
+  }
+
+  private onAuth(el: XElement): Disposition {
+    const mechanism = attr(el, 'mechanism') ?? '';
+    const id = authIdentity(mechanism, el.text);
+    if (id !== null) this.account = this.accountOf(id);
+    const v = this.decide({ kind: 'login', side: 'c2s', account: this.account, detail: { mechanism, sasl: 'auth' } });
+    if (v.action === 'allow' || v.action === 'log') return KEEP;
+    this.ctx.log.info({ account: this.account, rule: v.rule, app: this.app }, 'xmpp: login blocked');
+    const who = this.account ?? 'this account';
+    this.account = undefined;
+    return { action: 'drop', toClient: saslFailure(blockedText(v.rule, `Login of ${who}`)) };
+  }
+
+  private stanza(side: Side, el: XElement, src: Buffer): Disposition {
+    const type = attr(el, 'type') ?? '';
+    if (el.local === 'iq') {
+      if (side === 's2c' && type === 'result') {
+        const jid = find(el, 'jid', NS_BIND)?.text.trim();
+        if (jid) {
+          this.fullJid = jid;
+          this.account = bareJid(jid);
+        }
+      }
+    } else if (side === 's2c' && this.account === undefined) {
+      const to = attr(el, 'to');
+      if (to !== undefined && to.includes('@')) this.account = bareJid(to);
+    }
+    if (type === 'error') return KEEP;
+    const peerAttr = attr(el, side === 'c2s' ? 'to' : 'from');
+    const base = { side, account: this.account, peer: peerAttr ? bareJid(peerAttr) : undefined };
+    let what: 'message' | 'file' | 'presence';
+    let v: Verdict;
+    const offer = findOffer(el);
+    if (offer !== null) {
+      what = 'file';
+      v = this.decide({ ...base, kind: 'file', file: offer.file, detail: { via: offer.via } });
+    } else if (el.local === 'message') {
+      const body = child(el, 'body');
+      if (body === undefined) return KEEP;
+      what = 'message';
+      v = this.decide({ ...base, kind: 'message', text: body.text, detail: { type: type || 'normal' } });
+    } else if (el.local === 'presence') {
+      what = 'presence';
+      v = this.decide({ ...base, kind: 'presence', detail: { type: type || 'available' } });
+    } else {
+      return KEEP;
+    }
+    if (v.action === 'allow' || v.action === 'log') return KEEP;
+    if (v.action === 'redact' && what === 'message') return { action: 'replace', bytes: this.redactBodies(el, src, v) };
+    this.ctx.log.info({ side, kind: what, rule: v.rule, app: this.app }, 'xmpp: stanza blocked');
+    const answer = side === 'c2s' && (el.local === 'message' || (el.local === 'iq' && (type === 'get' || type === 'set')));
+    if (!answer) return { action: 'drop' };
+    const text = blockedText(v.rule, what === 'file' ? 'File transfer' : what === 'message' ? 'Message' : 'Presence');
+    const err = stanzaError(
+      { element: el.local, id: attr(el, 'id'), from: attr(el, 'to') ?? this.domain, to: this.fullJid },
+      what === 'file' ? 'forbidden' : 'policy-violation',
+      what === 'file' ? 'cancel' : 'modify',
+      text,
+    );
+    return { action: 'drop', toClient: qualified(err) };
+  }
+
+  /** The stanza with every <body> text redacted and rich (XHTML-IM) copies removed. */
+  private redactBodies(el: XElement, src: Buffer, v: Verdict): Buffer {
+    const parts: Buffer[] = [];
+    let at = el.start;
+    for (const c of el.children) {
+      if (c.local === 'html' && c.ns === NS_XHTML_IM) {
+        parts.push(src.subarray(at, c.start));
+        at = c.end;
+        continue;
+      }
+      if (c.local !== 'body' || c.innerEnd < c.innerStart) continue;
+      parts.push(src.subarray(at, c.innerStart), Buffer.from(escapeXml(this.ctx.redact(c.text, v)), 'utf8'));
+      at = c.innerEnd;
+    }
+    parts.push(src.subarray(at, el.end));
+    return Buffer.concat(parts);
+  }
+}

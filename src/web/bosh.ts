@@ -1,0 +1,73 @@
+// XMPP over BOSH (XEP-0124/0206): each HTTP body is one <body/> wrapper whose
+// children are ordinary stanzas. The wrapper goes through the XMPP
+// dissector's own tokenizer and element reader (byte offsets preserved), so
+// messages and SASL logins come out exactly as on a TCP stream, each with the
+// byte range of its text (redaction) and of its stanza (a blocked stanza is
+// cut out and the rest of the wrapper still reaches the connection manager,
+// which keeps BOSH's request-id sequence intact).
+import { parseElement, XmlUnitTokenizer, type XElement } from '../protocols/xmpp';
+import { authIdentity, bareJid } from '../protocols/xmpp';
+import { WebBodyError } from './errors';
+import type { Extraction, FoundMessage } from './extract';
+
+export const BOSH_NS = 'http://jabber.org/protocol/httpbind';
+
+function childNamed(el: XElement, local: string): XElement | undefined {
+  for (const c of el.children) if (c.local === local) return c;
+  return undefined;
+}
+
+function attrOf(el: XElement, key: string): string | undefined {
+  return el.attrs.get(key)?.value;
+}
+
+/** `out` = request body (client -> server), else a response body. */
+export function extractBosh(body: Buffer, out: boolean, maxBytes: number): Extraction {
+  const result: Extraction = { messages: [], files: [] };
+  let wrapper: { el: XElement; offset: number } | null = null;
+  let overflow = false;
+  const tok = new XmlUnitTokenizer(
+    {
+      unit(kind, bytes, start, name) {
+        if (kind !== 'stanza' || wrapper !== null || name.replace(/^.*:/, '') !== 'body') return;
+        const el = parseElement(bytes.toString('latin1'));
+        if (el !== null) wrapper = { el, offset: start < 0 ? 0 : start };
+      },
+      overflow() {
+        overflow = true;
+      },
+    },
+    maxBytes,
+  );
+  tok.push(body);
+  if (overflow) throw new WebBodyError('limit', `BOSH body over ${maxBytes} bytes`);
+  if (wrapper === null) {
+    // An empty poll is legal; anything else is not BOSH.
+    if (body.toString('latin1').trim() === '') return result;
+    throw new WebBodyError('xml', 'no complete <body/> wrapper');
+  }
+  const { el: root, offset } = wrapper as { el: XElement; offset: number };
+  for (const st of root.children) {
+    if (st.local === 'message') {
+      const b = childNamed(st, 'body');
+      if (b === undefined || b.text === '') continue;
+      const msg: FoundMessage = {
+        kind: 'message',
+        text: b.text,
+        spans: [{ start: offset + b.innerStart, end: offset + b.innerEnd, value: b.text, encoding: 'xml' }],
+        stanza: { start: offset + st.start, end: offset + st.end },
+      };
+      const peer = attrOf(st, out ? 'to' : 'from');
+      const account = attrOf(st, out ? 'from' : 'to');
+      if (peer !== undefined) msg.peer = bareJid(peer);
+      if (account !== undefined) msg.account = bareJid(account);
+      result.messages.push(msg);
+    } else if (st.local === 'auth' && out) {
+      const who = authIdentity(attrOf(st, 'mechanism') ?? '', st.text);
+      const login: FoundMessage = { kind: 'login', spans: [], stanza: { start: offset + st.start, end: offset + st.end } };
+      if (who !== null) login.account = who;
+      result.messages.push(login);
+    }
+  }
+  return result;
+}

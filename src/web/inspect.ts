@@ -1,0 +1,247 @@
+// One recognised web IM request or response: read the body (bounded), find
+// the messages, logins and files in it, ask the policy (and the AV service)
+// about each, and turn the answers into one ICAP verdict: allow (204 / echo),
+// block (the app's own error), or modify (the text rewritten in place,
+// everything else byte-identical). A body that cannot be read gets the
+// configured on_error verdict; nothing here throws into the ICAP server.
+import type { HttpHead, IcapRequest, IcapVerdict } from '../../icap/types';
+import type { Metrics } from '../admin/metrics';
+import type { AvService } from '../av/types';
+import { newEventId } from '../events/id';
+import type { ImEvent, Verdict } from '../events/types';
+import { recordEvent } from '../inspect/context';
+import type { Logger } from '../log';
+import type { PolicyStore } from '../policy/store';
+import { escapeXml } from '../protocols/xmpp';
+import { webBlockResponse } from './block';
+import { extractBosh } from './bosh';
+import type { EndpointMatch, WebImCatalog } from './catalog';
+import { codingOf, decodeBody, encodeBody } from './decode';
+import { WebBodyError } from './errors';
+import { extractFields, type Extraction, type FoundFile, type FoundMessage, type Span } from './extract';
+import { formEncode } from './form';
+import { jsonLiteral } from './json-scan';
+import { MsnGatewaySessions } from './msn';
+import { readBounded } from './read-body';
+
+export interface WebImDeps {
+  policy: PolicyStore;
+  metrics: Metrics;
+  logger: Logger;
+  catalog: () => WebImCatalog;
+  /**
+   * The live AV service (src/av createAvService; a getter because a reload
+   * replaces it): every uploaded or downloaded file found in an inspected
+   * body is scanned; infected (or a fail-closed scan error) -> block.
+   */
+  av?: () => AvService | undefined;
+  /** The ICAP server's replay buffer: reading more than this would make an allow impossible to echo. */
+  replayBufferBytes: number;
+  logTextMax?: number;
+}
+
+const ALLOW: IcapVerdict = Object.freeze({ kind: 'allow' });
+/** Room for what the ICAP body stream holds beyond what we consumed (high-water mark + a chunk). */
+const REPLAY_MARGIN = 256 * 1024;
+
+interface Replacement {
+  start: number;
+  end: number;
+  bytes: Buffer;
+}
+
+function contentLength(head: HttpHead): number | undefined | 'bad' {
+  const v = head.get('content-length');
+  if (v === undefined) return undefined;
+  return /^\s*\d{1,15}\s*$/.test(v) ? Number(v) : 'bad';
+}
+
+function encodeSpan(span: Span, text: string): Buffer {
+  switch (span.encoding) {
+    case 'json':
+      return jsonLiteral(text);
+    case 'form':
+      return formEncode(text);
+    case 'xml':
+      return Buffer.from(escapeXml(text), 'utf8');
+    default:
+      return Buffer.from(text, 'utf8');
+  }
+}
+
+/** The body with the replacements spliced in (ranges sorted; one inside another is dropped). */
+export function splice(body: Buffer, reps: Replacement[]): Buffer {
+  reps.sort((a, b) => a.start - b.start || b.end - a.end);
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (const r of reps) {
+    if (r.start < at) continue;
+    parts.push(body.subarray(at, r.start), r.bytes);
+    at = r.end;
+  }
+  parts.push(body.subarray(at));
+  return Buffer.concat(parts);
+}
+
+export class WebImInspector {
+  private readonly msn: MsnGatewaySessions;
+
+  constructor(private readonly deps: WebImDeps) {
+    this.msn = new MsnGatewaySessions(deps, 1024 * 1024);
+  }
+
+  async inspect(req: IcapRequest, match: EndpointMatch, base: ImEvent): Promise<IcapVerdict> {
+    const isReq = req.method === 'REQMOD';
+    const head = isReq ? req.httpRequest : req.httpResponse;
+    if (!req.hasBody || req.body === null || head === undefined) return ALLOW;
+    if (!isReq && !/^HTTP\/\d(?:\.\d)? 2\d\d/.test(head.startLine)) return ALLOW;
+    const catalog = this.deps.catalog();
+    const lim = catalog.limits;
+    const maxBody = Math.max(1024, Math.min(lim.max_body_bytes, this.deps.replayBufferBytes - REPLAY_MARGIN));
+    const ep = match.endpoint;
+    const log = { conn: req.connectionId, icap: req.id, client: base.clientIp, user: base.user, app: ep.app, url: base.url };
+    const declared = contentLength(head);
+    if (typeof declared === 'number' && declared > maxBody) {
+      this.deps.logger.info({ ...log, bytes: declared, limit: maxBody }, 'web IM body over the inspection limit: decided on the heads only');
+      return ALLOW;
+    }
+    try {
+      if (declared === 'bad') throw new WebBodyError('length', 'Content-Length is not a number');
+      const read = await readBounded(req.body, maxBody);
+      if (read.over) {
+        this.deps.logger.info({ ...log, seen: read.seen, limit: maxBody }, 'web IM body over the inspection limit: decided on the heads only');
+        return ALLOW;
+      }
+      const raw = read.bytes;
+      if (declared !== undefined && declared !== raw.length) {
+        throw new WebBodyError('length', `Content-Length says ${declared}, the body has ${raw.length} bytes`);
+      }
+      const coding = codingOf(head.get('content-encoding'));
+      const body = decodeBody(raw, coding, { maxDecodedBytes: lim.max_decoded_bytes, maxRatio: lim.max_decode_ratio });
+      if (ep.handler === 'msn-gateway') {
+        if (coding !== 'identity') throw new WebBodyError('encoding', 'MSN gateway bodies are never compressed');
+        const target = `${match.path}?${match.query.toString()}`;
+        return isReq ? this.msn.request(req, target, base, body) : this.msn.response(req, target, base, body);
+      }
+      const found = this.extract(req, match, head, body, maxBody);
+      if (found.messages.length === 0 && found.files.length === 0) return ALLOW;
+      return await this.decide(req, match, base, body, coding, found);
+    } catch (err) {
+      if (!(err instanceof WebBodyError)) throw err;
+      return this.onError(req, match, base, err);
+    }
+  }
+
+  private extract(req: IcapRequest, match: EndpointMatch, head: HttpHead, body: Buffer, maxBody: number): Extraction {
+    const ep = match.endpoint;
+    if (ep.handler === 'bosh') return extractBosh(body, req.method === 'REQMOD', Math.max(maxBody, body.length));
+    const lim = this.deps.catalog().limits;
+    const reqHead = req.httpRequest;
+    return extractFields({
+      match,
+      body,
+      contentType: head.get('content-type'),
+      header: (n) => reqHead?.get(n),
+      limits: { maxJsonDepth: lim.max_json_depth, maxFields: lim.max_fields },
+    });
+  }
+
+  private event(base: ImEvent, match: EndpointMatch, kind: ImEvent['kind'], m: Partial<FoundMessage>): ImEvent {
+    const ev: ImEvent = { ...base, id: newEventId(), time: Date.now(), kind, protocol: match.endpoint.protocol, app: match.endpoint.app };
+    delete ev.verdict;
+    if (m.text !== undefined) ev.text = m.text;
+    if (m.peer !== undefined) ev.peer = m.peer;
+    if (m.account !== undefined) ev.account = m.account;
+    return ev;
+  }
+
+  private record(ev: ImEvent, verdict: Verdict, detail?: Record<string, string | number | boolean>): void {
+    ev.verdict = verdict;
+    recordEvent(this.deps, ev, verdict, detail, this.deps.logTextMax ?? 4096);
+  }
+
+  private async decide(req: IcapRequest, match: EndpointMatch, base: ImEvent, body: Buffer, coding: ReturnType<typeof codingOf>, found: Extraction): Promise<IcapVerdict> {
+    const ep = match.endpoint;
+    const reps: Replacement[] = [];
+    const policy = this.deps.policy;
+    for (const m of found.messages) {
+      const ev = this.event(base, match, m.kind, m);
+      const v = policy.evaluate(ev);
+      this.record(ev, v);
+      if (v.action === 'block' || (v.action === 'redact' && (m.kind !== 'message' || m.spans.length === 0))) {
+        // BOSH: a blocked stanza is cut out; the wrapper (and its rid) still goes on.
+        if (m.stanza !== undefined && m.kind === 'message') reps.push({ ...m.stanza, bytes: Buffer.alloc(0) });
+        else return this.block(req, match, base, ev, v, m.kind === 'login' ? 'login' : 'message text');
+      } else if (v.action === 'redact') {
+        for (const s of m.spans) {
+          const masked = policy.redact(s.value, v);
+          if (masked !== s.value) reps.push({ start: s.start, end: s.end, bytes: encodeSpan(s, masked) });
+        }
+      }
+    }
+    for (const f of found.files) {
+      const blocked = await this.checkFile(req, match, base, body, f);
+      if (blocked !== null) return blocked;
+    }
+    if (reps.length === 0) return ALLOW;
+    const rewritten = encodeBody(splice(body, reps), coding);
+    this.deps.logger.info({ conn: req.connectionId, icap: req.id, app: ep.app, url: base.url, edits: reps.length, bytes: rewritten.length }, 'web IM body rewritten');
+    return { kind: 'modify', body: rewritten };
+  }
+
+  private async checkFile(req: IcapRequest, match: EndpointMatch, base: ImEvent, body: Buffer, f: FoundFile): Promise<IcapVerdict | null> {
+    const ev = this.event(base, match, 'file', {});
+    const content = body.subarray(f.start, f.end);
+    ev.file = { size: content.length };
+    if (f.name !== undefined) ev.file.name = f.name;
+    const v = this.deps.policy.evaluate(ev);
+    const av = this.deps.av?.();
+    let detail: Record<string, string | number | boolean> | undefined;
+    let avBlock: string | null = null;
+    if (v.action !== 'block' && av !== undefined && av.enabled) {
+      const r = await av.scan(content, { name: f.name, size: content.length, conn: req.connectionId });
+      if (r.sha256 !== undefined) ev.file.sha256 = r.sha256;
+      const o = r.outcome;
+      if (o.status === 'infected') {
+        detail = { scanner: r.scanner, signature: o.signature };
+        avBlock = o.signature;
+      } else if (o.status === 'error') {
+        detail = { scanner: r.scanner, scan_error: o.reason, fail_open: o.failOpen };
+        if (!o.failOpen) avBlock = `scan failed: ${o.reason}`;
+      }
+    }
+    if (avBlock !== null) {
+      const av: Verdict = { action: 'block', rule: `av:${detail?.scanner ?? 'scanner'}` };
+      this.record(ev, av, detail);
+      return this.block(req, match, base, ev, av, `file ${f.name ?? '(unnamed)'}: ${avBlock}`);
+    }
+    this.record(ev, v, detail);
+    // A file cannot be partly redacted: redact means it does not go through.
+    if (v.action === 'block' || v.action === 'redact') return this.block(req, match, base, ev, v, `file ${f.name ?? '(unnamed)'}`);
+    return null;
+  }
+
+  private block(req: IcapRequest, match: EndpointMatch, base: ImEvent, ev: ImEvent, v: Verdict, what: string): IcapVerdict {
+    const page = webBlockResponse(match.endpoint.errorShape, { rule: v.rule, reference: ev.id, url: base.url, what }, req.httpRequest?.get('accept'));
+    this.deps.logger.info(
+      { conn: req.connectionId, icap: req.id, method: req.method, client: base.clientIp, user: base.user, app: match.endpoint.app, url: base.url, rule: v.rule, reference: ev.id, what },
+      'blocked',
+    );
+    return { kind: 'block', response: page.head, body: page.body, reason: `rule ${v.rule}` };
+  }
+
+  private onError(req: IcapRequest, match: EndpointMatch, base: ImEvent, err: WebBodyError): IcapVerdict {
+    const mode = this.deps.catalog().onError;
+    const action = mode === 'default' ? this.deps.policy.current.policy.doc.default : mode;
+    // Redaction needs a readable body: an unreadable one cannot be partly let through.
+    const blocks = action === 'block' || action === 'redact';
+    this.deps.logger.warn(
+      { conn: req.connectionId, icap: req.id, client: base.clientIp, user: base.user, app: match.endpoint.app, url: base.url, fault: err.fault, err: err.message, verdict: blocks ? 'block' : 'allow' },
+      'web IM body unreadable',
+    );
+    this.deps.metrics.policyVerdicts.inc({ action: blocks ? 'block' : 'allow' });
+    if (!blocks) return ALLOW;
+    const ev = this.event(base, match, 'unknown', {});
+    return this.block(req, match, base, ev, { action: 'block', rule: mode === 'default' ? 'default' : 'on_error' }, `unreadable body: ${err.fault}`);
+  }
+}
