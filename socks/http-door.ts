@@ -5,6 +5,7 @@
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type net from 'node:net';
+import { listenOn } from './listen';
 import type { Door, DoorHooks, DoorLogger, DoorName, HttpProxyDoorOptions, RefusalReason, TunnelRequest } from './types';
 import { endWith } from './close';
 import { HTTP_STATUS, messageOf, reasonOfDialError } from './refusal';
@@ -76,16 +77,7 @@ class HttpProxyDoor implements Door {
   }
 
   listen(): Promise<{ address: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      const onListenError = (err: Error): void => reject(err);
-      this.server.once('error', onListenError);
-      this.server.listen(this.opts.port, this.opts.host, () => {
-        this.server.removeListener('error', onListenError);
-        this.server.on('error', (err) => this.logger.error({ door: 'http', err: err.message }, 'http door listener error'));
-        const a = this.server.address() as net.AddressInfo;
-        resolve({ address: a.address, port: a.port });
-      });
-    });
+    return listenOn(this.server, this.opts.port, this.opts.host, this.logger, 'http');
   }
 
   close(): Promise<void> {

@@ -36,7 +36,8 @@ export function formatIpv4(buf: Buffer, off: number): string {
   return `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
 }
 
-function ipv4Bytes(text: string, out: Buffer, off: number): boolean {
+/** Dotted-quad text into 4 bytes at `off`; false unless exactly a.b.c.d with each 0-255. */
+export function ipv4Bytes(text: string, out: Uint8Array, off: number): boolean {
   const parts = text.split('.');
   if (parts.length !== 4) return false;
   for (let i = 0; i < 4; i++) {

@@ -12,6 +12,7 @@
 // buffered chunks; socksv5 stays a dependency as an independent client
 // implementation in the tests (types/socksv5.d.ts).
 import net from 'node:net';
+import { listenOn } from './listen';
 import type { Door, DoorLogger, DoorName, DoorHooks, RefusalReason, Socks5DoorOptions, TunnelRequest } from './types';
 import { endWith } from './close';
 import { messageOf, reasonOfDialError } from './refusal';
@@ -106,16 +107,7 @@ class Socks5Door implements Door {
   }
 
   listen(): Promise<{ address: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      const onListenError = (err: Error): void => reject(err);
-      this.server.once('error', onListenError);
-      this.server.listen(this.opts.port, this.opts.host, () => {
-        this.server.removeListener('error', onListenError);
-        this.server.on('error', (err) => this.logger.error({ door: 'socks5', err: err.message }, 'socks5 listener error'));
-        const a = this.server.address() as net.AddressInfo;
-        resolve({ address: a.address, port: a.port });
-      });
-    });
+    return listenOn(this.server, this.opts.port, this.opts.host, this.logger, 'socks5');
   }
 
   close(): Promise<void> {

@@ -10,6 +10,7 @@
 //   DONE  -> handed over, or refused with a logged reason (and, for HTTP and
 //            XMPP, an answer the client understands).
 import net from 'node:net';
+import { listenOn } from '../../socks/listen';
 import type { Destination, DoorHooks, DoorLogger, TunnelRequest } from '../../socks/types';
 import { endWith } from '../../socks/close';
 import { messageOf, reasonOfDialError } from '../../socks/refusal';
@@ -89,16 +90,7 @@ export class RedirectListener {
   }
 
   listen(): Promise<{ address: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      const onListenError = (err: Error): void => reject(err);
-      this.server.once('error', onListenError);
-      this.server.listen(this.spec.port, this.spec.host, () => {
-        this.server.removeListener('error', onListenError);
-        this.server.on('error', (err) => this.deps.logger.error({ door: this.name, err: err.message }, 'redirect listener error'));
-        const a = this.server.address() as net.AddressInfo;
-        resolve({ address: a.address, port: a.port });
-      });
-    });
+    return listenOn(this.server, this.spec.port, this.spec.host, this.deps.logger, this.name);
   }
 
   /** Stops accepting and drops connections not yet handed over (tunnels are the relay's). */

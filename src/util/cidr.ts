@@ -2,6 +2,7 @@
 // to 16 bytes with IPv4 stored as IPv4-mapped IPv6 (::ffff:a.b.c.d), so a
 // client reported as "::ffff:127.0.0.1" (dual-stack sockets) matches
 // 127.0.0.0/8 without special cases.
+import { ipv4Bytes } from '../../socks/ip';
 import { isIPv4, isIPv6 } from 'node:net';
 
 export interface Cidr {
@@ -14,19 +15,6 @@ export interface Cidr {
 
 const MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
-function parseV4(text: string, out: Uint8Array, offset: number): boolean {
-  const parts = text.split('.');
-  if (parts.length !== 4) return false;
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i] as string;
-    if (!/^\d{1,3}$/.test(p)) return false;
-    const n = Number(p);
-    if (n > 255) return false;
-    out[offset + i] = n;
-  }
-  return true;
-}
-
 /** Parses an IP literal (v4, v6, v4-mapped v6, optional zone id) to 16 bytes, or null. */
 export function parseIp(text: string): Uint8Array | null {
   let s = text.trim();
@@ -36,14 +24,14 @@ export function parseIp(text: string): Uint8Array | null {
   const out = new Uint8Array(16);
   if (isIPv4(s)) {
     out.set(MAPPED_PREFIX, 0);
-    return parseV4(s, out, 12) ? out : null;
+    return ipv4Bytes(s, out, 12) ? out : null;
   }
   if (!isIPv6(s)) return null;
   // Rewrite an embedded dotted quad ("::ffff:1.2.3.4") as two hex groups.
   const lastColon = s.lastIndexOf(':');
   if (s.indexOf('.', lastColon) >= 0) {
     const q = new Uint8Array(4);
-    if (!parseV4(s.slice(lastColon + 1), q, 0)) return null;
+    if (!ipv4Bytes(s.slice(lastColon + 1), q, 0)) return null;
     const hi = (((q[0] as number) << 8) | (q[1] as number)).toString(16);
     const lo = (((q[2] as number) << 8) | (q[3] as number)).toString(16);
     s = `${s.slice(0, lastColon + 1)}${hi}:${lo}`;

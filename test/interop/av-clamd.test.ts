@@ -263,7 +263,7 @@ describe('ICAP chaining: imgate as an ICAP client of real c-icap virus_scan (cla
   const metrics = new Metrics({ defaultMetrics: false });
 
   beforeAll(async () => {
-    cicap = await CIcapAv.start(clamd.socketPath);
+    cicap = await CIcapAv.startAv(clamd.socketPath);
     av = createAvService(cfg({ scanners: [{ name: 'cicap', type: 'icap', url: cicap.avscanUri, breaker: { timeout_ms: 10_000 } }] }), {
       logger,
       metrics,

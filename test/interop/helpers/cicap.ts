@@ -1,13 +1,14 @@
-// c-icap 0.5.10 with its echo service (peers.md §2): a reference ICAP server
-// (same c-icap-client commands against it and against imgate) that the
-// benchmark engineer can reuse as a baseline.
+// c-icap 0.5.10 (peers.md §2) on a free loopback port. CIcap.start() runs the
+// echo service: a reference ICAP server (the same c-icap-client commands
+// against it and against imgate). Other services (virus_scan in cicap-av.ts)
+// start through CIcap.launch with their own service lines.
 import fs from 'node:fs';
 import path from 'node:path';
 import { Daemon } from './process';
 import { freePort, waitPort } from './ports';
 import { chownTree, isRoot, makeTempDir, removeTempDir } from './tmpdir';
 
-function modulesDir(): string {
+export function modulesDir(): string {
   for (const d of fs.readdirSync('/usr/lib')) {
     const p = path.join('/usr/lib', d, 'c_icap');
     if (fs.existsSync(path.join(p, 'srv_echo.so'))) return p;
@@ -18,7 +19,7 @@ function modulesDir(): string {
 export class CIcap {
   daemon!: Daemon;
 
-  private constructor(
+  protected constructor(
     readonly dir: string,
     readonly port: number,
   ) {}
@@ -28,10 +29,20 @@ export class CIcap {
     return `icap://127.0.0.1:${this.port}/echo`;
   }
 
-  static async start(): Promise<CIcap> {
-    const dir = makeTempDir('cicap');
+  get serverLog(): string {
+    const p = path.join(this.dir, 'cicap', 'server.log');
+    return fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : '';
+  }
+
+  static start(): Promise<CIcap> {
+    return CIcap.launch('cicap', ['Service echo srv_echo.so'], 1, (dir, port) => new CIcap(dir, port));
+  }
+
+  /** Writes the config (common lines + `services`), starts c-icap, waits for its port. */
+  protected static async launch<T extends CIcap>(name: string, services: string[], debugLevel: number, make: (dir: string, port: number) => T): Promise<T> {
+    const dir = makeTempDir(name);
     const port = await freePort();
-    const c = new CIcap(dir, port);
+    const c = make(dir, port);
     const cdir = path.join(dir, 'cicap');
     fs.mkdirSync(cdir);
     const mods = modulesDir();
@@ -46,15 +57,15 @@ export class CIcap {
       'MaxSpareThreads 8',
       'ThreadsPerChild 8',
       `TmpDir ${cdir}`,
-      'ServerName c-icap-imgate-test',
+      `ServerName c-icap-imgate-${name}`,
       `ModulesDir ${mods}`,
       `ServicesDir ${mods}`,
       'TemplateDir /usr/share/c_icap/templates/',
       'LoadMagicFile /etc/c-icap/c-icap.magic',
-      'DebugLevel 1',
+      `DebugLevel ${debugLevel}`,
       `ServerLog ${cdir}/server.log`,
       `AccessLog ${cdir}/access.log`,
-      'Service echo srv_echo.so',
+      ...services,
     ];
     fs.writeFileSync(path.join(cdir, 'c-icap.conf'), `${conf.join('\n')}\n`);
     chownTree(cdir, 'nobody', 'nogroup');
@@ -66,7 +77,7 @@ export class CIcap {
       await waitPort(port, { alive: () => c.daemon.alive(), what: 'c-icap' });
     } catch (err) {
       // The caller never gets the object, so stop the daemon here; its output goes into the error.
-      const log = c.daemon.stderr().slice(-2000);
+      const log = c.daemon.stderr().slice(-2000) + c.serverLog.slice(-2000);
       await c.cleanup();
       throw new Error(`${(err as Error).message}\n${log}`);
     }

@@ -1,11 +1,7 @@
-// Drives a dissector session the way the relay does, with the real policy
-// engine deciding, and records what would reach each socket. Shared by the
-// OSCAR and YMSG tests.
-import { newEventId } from '../../../../src/events/id';
-import type { ImEvent, Verdict } from '../../../../src/events/types';
-import { parsePolicy } from '../../../../src/policy/load';
-import { PolicyStore } from '../../../../src/policy/store';
-import type { DissectorSession, EventDraft, InspectOptions, ProtocolModule, Side } from '../../../../src/protocols/types';
+// Binary-protocol session harness for the OSCAR and YMSG tests: the shared
+// SessionRig with the test policy and byte-level push/read helpers.
+import type { InspectOptions, ProtocolModule, Side } from '../../../../src/protocols/types';
+import { SessionRig } from '../session-rig';
 
 export const TEST_POLICY = {
   default: 'allow',
@@ -17,66 +13,10 @@ export const TEST_POLICY = {
   ],
 };
 
-export interface Recorded {
-  draft: EventDraft;
-  verdict: Verdict;
-}
-
-export class Harness {
-  readonly events: Recorded[] = [];
-  /** Everything written on the server socket / client socket, in order. */
-  readonly toServer: Buffer[] = [];
-  readonly toClient: Buffer[] = [];
-  readonly injected: Array<{ to: Side; data: Buffer }> = [];
-  closed: string | undefined;
-  readonly session: DissectorSession;
-  readonly logs: Array<{ obj: object; msg?: string }> = [];
-
+export class Harness extends SessionRig {
   constructor(mod: ProtocolModule, policyDoc: object = TEST_POLICY, options: Partial<InspectOptions> = {}) {
-    const store = new PolicyStore(parsePolicy(policyDoc, null));
-    const log = (obj: object, msg?: string): void => {
-      this.logs.push(msg === undefined ? { obj } : { obj, msg });
-    };
-    this.session = mod.create(
-      {
-        conn: 'test-conn',
-        destination: { host: '127.0.0.1', port: 5190 },
-        decide: (draft) => {
-          const ev: ImEvent = {
-            id: newEventId(),
-            time: Date.now(),
-            conn: 'test-conn',
-            door: 'socks5',
-            groups: [],
-            kind: draft.kind,
-            protocol: draft.protocol,
-            direction: draft.side === 'c2s' ? 'out' : 'in',
-          };
-          if (draft.account !== undefined) ev.account = draft.account;
-          if (draft.peer !== undefined) ev.peer = draft.peer;
-          if (draft.text !== undefined) ev.text = draft.text;
-          if (draft.file !== undefined) ev.file = draft.file;
-          const verdict = store.evaluate(ev);
-          this.events.push({ draft, verdict });
-          return verdict;
-        },
-        redact: (text, verdict) => store.redact(text, verdict),
-        options: { starttls: 'pass', maxUnitBytes: 65536 + 6, ...options },
-        log: { debug: log, info: log, warn: log, error: log },
-      },
-      {
-        forward: (from: Side, data: Buffer) => {
-          (from === 'c2s' ? this.toServer : this.toClient).push(Buffer.from(data));
-        },
-        inject: (to: Side, data: Buffer) => {
-          this.injected.push({ to, data: Buffer.from(data) });
-          (to === 'c2s' ? this.toClient : this.toServer).push(Buffer.from(data));
-        },
-        close: (reason: string) => {
-          if (this.closed === undefined) this.closed = reason;
-        },
-      },
-    );
+    // +6: a maximal FLAP payload plus its header is one unit.
+    super(mod, policyDoc, { maxUnitBytes: 65536 + 6, ...options }, 5190);
   }
 
   push(from: Side, data: Buffer): this {
