@@ -18,9 +18,11 @@ import { runIcap } from './scenarios/icap';
 import { runBulk } from './scenarios/bulk';
 import { runConn } from './scenarios/conn';
 import { runProfiles } from './scenarios/profile';
+import { runImSection } from './scenarios/im-section';
 import type { PathTarget } from './scenarios/targets';
 import type { BenchResults } from './report/results';
 import { renderMarkdown } from './report/markdown';
+import { imStdout } from './report/im-tables';
 import { bulkTable, connTable, headlineTable, icapTable } from './report/tables';
 
 const SHARED_ICAPLOAD = '/work/shared/tools/icapload.mjs';
@@ -65,6 +67,8 @@ async function main(): Promise<void> {
       bulkMiB: cfg.bulkBytes / 2 ** 20, bulkRounds: cfg.bulkRounds,
       connSecs: cfg.connSecs, connClients: cfg.connClients, connRounds: cfg.connRounds,
       profile: cfg.profile, profileSecs: cfg.profileSecs, only: [...cfg.only].join(','),
+      imSecs: cfg.imSecs, imRounds: cfg.imRounds, imBulkLines: cfg.imBulkLines,
+      webimSecs: cfg.webimSecs, webimRounds: cfg.webimRounds, memTunnels: cfg.memTunnels,
     },
     imgate: { available: false },
     icap: [], bulk: [], conn: [], profiles: [],
@@ -117,6 +121,9 @@ async function main(): Promise<void> {
     if (cfg.only.has('bulk')) { results.bulk = await runBulk(cfg, targets, ports.sink); rss('after bulk'); }
     if (cfg.only.has('conn')) { results.conn = await runConn(cfg, targets, ports.origin); rss('after conn'); }
     if (cfg.only.has('profile') && cfg.profile && g) results.profiles = await runProfiles(cfg, tmp, ports.sink, ports.origin);
+    // IM / web IM / memory sections (scenarios/im-section.ts): after the
+    // existing ones so their figures are unchanged by the new work.
+    if (g) { await runImSection(cfg, tmp, g, ports.cicap, ports.pipe, results); rss('after im/webim'); }
   } finally {
     await stopAll();
   }
@@ -134,6 +141,7 @@ async function main(): Promise<void> {
   if (results.icap.length) out.push('', icapTable(results));
   if (results.bulk.length) out.push('', bulkTable(results));
   if (results.conn.length) out.push('', connTable(results));
+  out.push(...imStdout(results));
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

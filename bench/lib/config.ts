@@ -24,7 +24,16 @@ export interface BenchConfig {
   /** Run the CPU-profiled imgate passes. */
   profile: boolean;
   profileSecs: number;
-  /** Which sections to run: icap, bulk, conn, profile. */
+  /** IM (IRC/XMPP) latency run length, seconds; rounds per row; lines per bulk run. */
+  imSecs: number;
+  imRounds: number;
+  imBulkLines: number;
+  /** Web IM REQMOD: seconds per run, alternating rounds. */
+  webimSecs: number;
+  webimRounds: number;
+  /** Idle inspected tunnels to hold for the memory section (capped by RLIMIT_NOFILE). */
+  memTunnels: number;
+  /** Which sections to run: icap, bulk, conn, profile, im, webim, mem. */
   only: Set<string>;
   /** Repository root (where bin/imgate.js lives). */
   repoRoot: string;
@@ -45,7 +54,7 @@ export function loadConfig(): BenchConfig {
   const repoRoot = path.resolve(__dirname, '..', '..', '..');
   const secs = num('BENCH_SECS', 5);
   const rounds = Math.round(num('BENCH_ROUNDS', 3));
-  const only = (process.env.BENCH_ONLY ?? 'icap,bulk,conn,profile').split(',').map((s) => s.trim()).filter(Boolean);
+  const only = (process.env.BENCH_ONLY ?? 'icap,bulk,conn,profile,im,webim,mem').split(',').map((s) => s.trim()).filter(Boolean);
   return {
     icapSecs: secs,
     icapConns: Math.round(num('BENCH_ICAP_CONNS', 8)),
@@ -57,6 +66,12 @@ export function loadConfig(): BenchConfig {
     connClients: Math.round(num('BENCH_CONN_CLIENTS', 16)),
     connRounds: Math.round(num('BENCH_CONN_ROUNDS', rounds)),
     profile: process.env.BENCH_PROFILE !== '0',
+    imSecs: num('BENCH_IM_SECS', 4),
+    imRounds: Math.round(num('BENCH_IM_ROUNDS', rounds)),
+    imBulkLines: Math.round(num('BENCH_IM_BULK_LINES', 100000)),
+    webimSecs: num('BENCH_WEBIM_SECS', 3),
+    webimRounds: Math.round(num('BENCH_WEBIM_ROUNDS', rounds)),
+    memTunnels: Math.round(num('BENCH_MEM_TUNNELS', 10000)),
     profileSecs: num('BENCH_PROFILE_SECS', secs),
     only: new Set(only),
     repoRoot,

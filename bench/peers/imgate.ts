@@ -35,7 +35,11 @@ admin:
 `;
 }
 
-export async function startImgate(repoRoot: string, tmp: string, name: string, nodeFlags: string[] = [], icap = imgateIcapEnabled()): Promise<Imgate> {
+/**
+ * `nofile`: run under `prlimit --nofile=N:N` (prlimit execs in place, so the
+ * pid stays imgate's) for sections that hold thousands of sockets.
+ */
+export async function startImgate(repoRoot: string, tmp: string, name: string, nodeFlags: string[] = [], icap = imgateIcapEnabled(), nofile = 0): Promise<Imgate> {
   const dir = path.join(tmp, name);
   mkdirSync(dir, { recursive: true });
   // icap 0 = ICAP disabled (not started, not measured).
@@ -43,7 +47,10 @@ export async function startImgate(repoRoot: string, tmp: string, name: string, n
   writeFileSync(path.join(dir, 'policy.yaml'), 'default: allow\nrules: []\n');
   const conf = path.join(dir, 'imgate.yaml');
   writeFileSync(conf, configYaml(dir, ports, process.env.BENCH_IMGATE_LOG ?? 'info'));
-  const d = startDaemon(name, process.execPath, [...nodeFlags, path.join(repoRoot, 'bin', 'imgate.js'), 'start', '--config', conf], path.join(dir, 'imgate.out'), { cwd: dir });
+  const argv = [...nodeFlags, path.join(repoRoot, 'bin', 'imgate.js'), 'start', '--config', conf];
+  const d = nofile > 0
+    ? startDaemon(name, 'prlimit', [`--nofile=${nofile}:${nofile}`, process.execPath, ...argv], path.join(dir, 'imgate.out'), { cwd: dir })
+    : startDaemon(name, process.execPath, argv, path.join(dir, 'imgate.out'), { cwd: dir });
   await unlessExits(d, Promise.all([ports.icap ? waitPort(ports.icap) : null, waitPort(ports.socks5), waitPort(ports.http)]));
   return { ...d, ports, dir };
 }

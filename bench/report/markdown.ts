@@ -4,6 +4,7 @@ import { fmt } from '../lib/stats';
 import { analysis } from './analysis';
 import { bulkTable, connTable, headlineTable, icapTable, profileTables } from './tables';
 import type { BenchResults } from './results';
+import { imAnalysis, imBulkTable, imLatencyTable, memTable, webimTable } from './im-tables';
 
 export function renderMarkdown(r: BenchResults): string {
   const m = r.machine;
@@ -47,9 +48,41 @@ ${r.bulk.length ? bulkTable(r) : 'Not run (BENCH_ONLY).'}
 
 ${r.conn.length ? connTable(r) : 'Not run (BENCH_ONLY).'}
 
+## IM through the inspecting gateway (IRC on ${r.im?.peers.ngircd ?? 'ngircd'})
+
+Two raw-socket IRC clients (bench/load/irc-load.ts) join one channel on ngircd
+(MaxPenaltyTime 0). The receiver always connects directly; the sender connects
+directly, through the bench's bare Node SOCKS5 pipe relay, or through imgate's
+SOCKS5 door with IM inspection on (the IRC dissector sees every line and raises
+an IM event per PRIVMSG, logged at the shipped \`info\` level). Paths alternate
+within each round; medians of ${s.imRounds} rounds. Latency = sender write to
+receiver read of the same PRIVMSG (one process clock), one message in flight,
+${s.imSecs} s per run. Stream = ${s.imBulkLines} PRIVMSG lines, at most 32 in flight
+(ngircd drops a receiver whose 32 KiB write buffer fills).
+
+${r.im?.im.length ? `${imLatencyTable(r)}\n\n${imBulkTable(r)}` : 'Not run (BENCH_ONLY).'}
+
+XMPP (prosody) is not measured yet.
+
+## Web IM through ICAP (REQMOD, Mattermost post)
+
+bench/load/icap-reqload.ts (icapload's loop, REQMOD of \`POST http://mattermost.example/api/v4/posts\`
+with a JSON body of the stated size, ${s.icapConns} connections, ${s.webimSecs} s per run, ${s.webimRounds}
+alternating rounds). imgate recognises it from conf/webim.yaml, reads the body, extracts the message and
+evaluates the (allow-all) policy; c-icap's echo service only echoes. Mode 200: no \`Allow: 204\`;
+mode 204: \`Allow: 204\` (c-icap echo still answers 200). "IM events / request" is the rise of imgate's
+\`imgate_im_events_total\` over its runs divided by the requests answered.
+
+${r.im?.webim.length ? webimTable(r) : 'Not run (BENCH_ONLY).'}
+
+## Memory per idle inspected tunnel
+
+${r.im ? memTable(r) : 'Not run (BENCH_ONLY).'}
+
 ## Where the time goes
 
 ${analysis(r)}
+${r.im ? imAnalysis(r).join('\n') : ''}
 ${r.imgate.rssKiB ? `- imgate resident memory (one process for the whole run, sections in the order ICAP, bulk, conn/s): ${Object.entries(r.imgate.rssKiB).map(([k, v]) => `${k} ${fmt(v / 1024, 0)} MiB`).join(', ')}.` : ''}
 
 ### CPU profiles of imgate (\`node --cpu-prof\`)
@@ -72,7 +105,10 @@ Settings (environment): \`BENCH_SECS\` (ICAP and conn/s run length, default 5),
 \`BENCH_ROUNDS\` (default 3, ICAP 5; or per section \`BENCH_ICAP_ROUNDS\`, \`BENCH_BULK_ROUNDS\`,
 \`BENCH_CONN_ROUNDS\`), \`BENCH_BULK_MB\` (default 4096), \`BENCH_CONN_CLIENTS\`
 (default 16), \`BENCH_ICAP_CONNS\` (default 8), \`BENCH_PROFILE=0\` to skip profiling,
-\`BENCH_ONLY=icap,bulk,conn,profile\` to pick sections, \`BENCH_IMGATE_LOG\` (imgate
+\`BENCH_ONLY=icap,bulk,conn,profile,im,webim,mem\` to pick sections
+(e.g. \`BENCH_ONLY=im,webim,mem npm run bench\`), \`BENCH_IM_SECS\` (default 4), \`BENCH_IM_ROUNDS\`,
+\`BENCH_IM_BULK_LINES\` (default 100000), \`BENCH_WEBIM_SECS\` (default 3), \`BENCH_WEBIM_ROUNDS\`,
+\`BENCH_MEM_TUNNELS\` (default 10000, capped by RLIMIT_NOFILE), \`BENCH_IMGATE_LOG\` (imgate
 log level, default \`info\` as shipped), \`BENCH_IMGATE_ICAP=0\` (start imgate without ICAP; doors only). Progress goes to stderr, the tables to stdout.
 `;
 }

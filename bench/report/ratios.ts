@@ -32,6 +32,13 @@ export function headlines(r: BenchResults): Headline[] {
     out.push({ what: 'SOCKS5 conn/s: imgate / bare Node pipe relay', value: ratio(c('imgate'), c('pipe')), target: null });
     out.push({ what: 'HTTP CONNECT conn/s: imgate / direct', value: ratio(c('imgate-http'), c('direct')), target: null });
   }
+  for (const x of r.im?.im ?? []) {
+    if (x.mode === 'latency') out.push({ what: `${x.protocol.toUpperCase()} closed-loop msg/s: imgate (inspecting) / direct`, value: ratio(x.gateway.rate, x.direct.rate), target: 0.7 });
+    else out.push({ what: `${x.protocol.toUpperCase()} stream MB/s: imgate (inspecting) / direct`, value: ratio(x.gateway.MBps, x.direct.MBps), target: null });
+  }
+  for (const x of r.im?.webim ?? []) {
+    out.push({ what: `Web IM REQMOD ${sizeLabel(x.size)}${x.mode === '204' ? ' (Allow: 204)' : ''}: imgate / c-icap echo req/s`, value: x.ratio, target: 0.8 });
+  }
   return out;
 }
 

@@ -4,6 +4,7 @@ import type { IcapRow } from '../scenarios/icap';
 import type { BulkRow } from '../scenarios/bulk';
 import type { ConnRow } from '../scenarios/conn';
 import type { ProfileResult } from '../scenarios/profile';
+import type { ImResults } from '../scenarios/im-section';
 
 export interface BenchResults {
   command: string;
@@ -18,4 +19,6 @@ export interface BenchResults {
   bulk: BulkRow[];
   conn: ConnRow[];
   profiles: ProfileResult[];
+  /** IM, web IM and memory sections; absent when not selected. */
+  im?: ImResults;
 }
