@@ -9,6 +9,7 @@ import { createSocks5Door } from '../socks/socks5-door';
 import { createAdminServer, type AdminServer } from './admin/server';
 import { Metrics } from './admin/metrics';
 import { Readiness } from './admin/readiness';
+import { createAudit, type Audit } from './audit';
 import { createAvService, type AvService } from './av';
 import { loadConfig, type Config } from './config/load';
 import { createIcapServices } from './icap-services/services';
@@ -60,6 +61,8 @@ export interface Gateway {
   readonly policy: PolicyStore;
   readonly readiness: Readiness;
   readonly tunnels: TunnelTracker;
+  /** The record store (null when audit.enabled is false). */
+  readonly audit: Audit | null;
   /** The live AV service (replaced on reload when `av` changes). */
   av(): AvService;
   /** Bound addresses of the listeners that are up. */
@@ -82,7 +85,7 @@ function loadWebIm(config: Config): WebImCatalog {
 /** ICAP replay buffer: a web IM body read for inspection must still be echoable (body limit + stream slack). */
 const WEBIM_REPLAY_BYTES = 2 * 1024 * 1024 + 512 * 1024;
 
-const RESTART_SECTIONS = ['icap', 'socks5', 'http_proxy', 'admin', 'data_dir'] as const;
+const RESTART_SECTIONS = ['icap', 'socks5', 'http_proxy', 'admin', 'data_dir', 'audit'] as const;
 
 export async function startGateway(initial: Config, opts: GatewayOptions = {}): Promise<Gateway> {
   const factories: Factories = { ...defaultFactories, ...opts.factories };
@@ -97,6 +100,19 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
   const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics });
   const readiness = new Readiness();
   const tunnels = new TunnelTracker();
+  // Record store (src/audit/): every decided event goes through its queue.
+  const audit: Audit | null = initial.audit.enabled
+    ? createAudit(initial, {
+        logger: logger.child({ component: 'audit' }),
+        metrics: {
+          written: (n) => metrics.auditWritten.inc(n),
+          dropped: (n) => metrics.auditDropped.inc(n),
+          failed: (n) => metrics.auditFailed.inc(n),
+          depth: (n) => metrics.auditQueueDepth.set(n),
+        },
+      })
+    : null;
+  const auditSink = audit ? { audit: audit.sink } : {};
   // AV scanners (src/av/): rebuilt on reload; their signature versions feed
   // the ISTag, their breakers /readyz (one check per scanner name).
   const makeAv = (c: Config): AvService =>
@@ -125,7 +141,7 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
     logger,
     tracker: tunnels,
     idleTimeoutMs: () => config.tunnel.idle_timeout_ms,
-    dataPhase: createInspector({ modules, policy, metrics, logger, settings: () => inspect }),
+    dataPhase: createInspector({ modules, policy, metrics, logger, ...auditSink, settings: () => inspect }),
   });
   const hooks = createDoorHooks({
     access: () => access,
@@ -133,7 +149,7 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
     metrics,
     logger,
     onTunnel,
-    expected: (req) => (inspect.enabled ? decideExpected({ policy, metrics, logger }, modules, req, inspect.logTextMax) : undefined),
+    expected: (req) => (inspect.enabled ? decideExpected({ policy, metrics, logger, ...auditSink }, modules, req, inspect.logTextMax) : undefined),
   });
 
   const bound = (name: ListenerName, addr: { address: string; port: number }): void => {
@@ -175,7 +191,10 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
           policy, metrics, logger: icapLogger,
           webim: {
             catalog: () => webim,
-            inspector: new WebImInspector({ policy, metrics, logger: icapLogger, catalog: () => webim, av: () => av, replayBufferBytes: WEBIM_REPLAY_BYTES, logTextMax: inspect.logTextMax }),
+            inspector: new WebImInspector({
+              policy, metrics, logger: icapLogger, ...auditSink,
+              ...(audit ? { archiveFile: (b: Buffer, m: { name?: string }) => audit.archive.putBuffer(b, m) } : {}),
+              catalog: () => webim, av: () => av, replayBufferBytes: WEBIM_REPLAY_BYTES, logTextMax: inspect.logTextMax }),
           },
         }),
         replayBufferBytes: WEBIM_REPLAY_BYTES,
@@ -241,6 +260,7 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
   } catch (err) {
     await Promise.allSettled(closers.map((c) => c.close(0)));
     tunnels.destroyAll();
+    await audit?.close();
     throw err;
   }
   logger.info({ istag: policy.istag, rules: policy.current.policy.doc.rules.length, policy: policy.current.policy.file ?? '(default)' }, 'imgate started');
@@ -253,6 +273,7 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
     policy,
     readiness,
     tunnels,
+    audit,
     av: () => av,
     listeners,
     config: () => config,
@@ -317,6 +338,9 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
         }
         await Promise.all(closing);
         await av.close();
+        // After every door and tunnel is closed, so no event arrives later:
+        // the whole queue is written before the process exits.
+        await audit?.close();
         const admin = closers.find((c) => c.name === 'admin');
         if (admin) {
           await admin.close(0);

@@ -18,6 +18,10 @@ export class Metrics {
   readonly avScanDuration: Histogram<'scanner'>;
   readonly avBreakerState: Gauge<'scanner'>;
   readonly avCacheHits: Counter<'scanner'>;
+  readonly auditWritten: Counter;
+  readonly auditDropped: Counter;
+  readonly auditFailed: Counter;
+  readonly auditQueueDepth: Gauge;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -107,6 +111,14 @@ export class Metrics {
       labelNames: ['scanner'],
       registers,
     });
+    this.auditWritten = new Counter({ name: 'imgate_audit_written_total', help: 'IM events written to the record store.', registers });
+    this.auditDropped = new Counter({
+      name: 'imgate_audit_dropped_total',
+      help: 'IM events not recorded: the audit queue was full (or closed), or a batch failed repeatedly.',
+      registers,
+    });
+    this.auditFailed = new Counter({ name: 'imgate_audit_write_failures_total', help: 'Failed record store batch writes (retried).', registers });
+    this.auditQueueDepth = new Gauge({ name: 'imgate_audit_queue_depth', help: 'IM events waiting in the audit queue.', registers });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 }

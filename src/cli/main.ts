@@ -1,4 +1,5 @@
-// imgate command line: start | check-config | --version. Exit codes: 0 ok,
+// imgate command line: start | check-config | replay | search | files |
+// report | export | --version. Exit codes: 0 ok,
 // 1 runtime/startup failure (e.g. port in use), 2 invalid config or policy.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { loadPolicy } from '../policy/load';
 import { computeIstag } from '../policy/istag';
 import { modules as protocolModules } from '../protocols/registry';
 import { runReplay } from '../replay/cli';
+import { CliError, runExport, runFiles, runReport, runSearch, type Io } from '../audit/cli';
 
 function version(): string {
   // dist/src/cli -> package root is three levels up; src/cli (ts-jest) two.
@@ -175,5 +177,79 @@ export async function main(argv: string[]): Promise<void> {
         err: (l) => process.stderr.write(`${l}\n`),
       });
     });
+  addAuditCommands(program);
   await program.parseAsync(argv);
+}
+
+/** Record store views (src/audit/cli.ts); exit 1 when there is no store, 2 on bad arguments. */
+function addAuditCommands(program: Command): void {
+  const io: Io = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s) };
+  const run = async (o: FileOpts, f: (c: Config) => unknown): Promise<void> => {
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+    let config: Config;
+    try {
+      config = readConfig(o);
+    } catch (err) {
+      printProblems(err);
+      process.exitCode = 2;
+      return;
+    }
+    try {
+      await f(config);
+    } catch (err) {
+      process.stderr.write(`imgate: ${(err as Error).message}\n`);
+      process.exitCode = err instanceof CliError ? err.exitCode : 1;
+    }
+  };
+  const cfg = '-c, --config <file>';
+  const cfgHelp = 'config file naming data_dir (default: ./conf/imgate.yaml if present)';
+  program
+    .command('search')
+    .description('full-text search of recorded IM events (words are matched literally, all of them)')
+    .argument('[text]', 'words to find in message text (empty: every event)', '')
+    .option(cfg, cfgHelp)
+    .option('--user <name>', 'authenticated proxy user')
+    .option('--account <id>', 'IM account (sender or peer)')
+    .option('--protocol <p>', 'protocol or app (irc, xmpp, slack...)')
+    .option('--since <time>', 'ISO time or relative (30m, 2h, 7d)')
+    .option('--until <time>', 'ISO time or relative')
+    .option('--limit <n>', 'at most N events, newest first (default 100)')
+    .option('--json', 'one JSON object per line')
+    .action((text: string, o: FileOpts & Parameters<typeof runSearch>[2]) => run(o, (c) => runSearch(c, text, o, io)));
+  program
+    .command('files')
+    .description('transferred files seen (name, size, sha256, verdict, archive path)')
+    .option(cfg, cfgHelp)
+    .option('--since <time>', 'ISO time or relative (30m, 2h, 7d)')
+    .option('--until <time>', 'ISO time or relative')
+    .option('--name <glob>', 'file name glob, e.g. "*.pdf"')
+    .option('--limit <n>', 'at most N files (default 1000)')
+    .option('--json', 'one JSON object per line')
+    .action((o: FileOpts & Parameters<typeof runFiles>[1]) => run(o, (c) => runFiles(c, o, io)));
+  program
+    .command('report')
+    .description('usage per user and per protocol/app: messages, files, blocks, top peers')
+    .option(cfg, cfgHelp)
+    .option('--since <time>', 'ISO time or relative (30m, 2h, 7d)')
+    .option('--until <time>', 'ISO time or relative')
+    .option('--top <n>', 'top peers per line (default 3)')
+    .option('--json', 'one JSON document')
+    .action((o: FileOpts & Parameters<typeof runReport>[1]) => run(o, (c) => runReport(c, o, io)));
+  program
+    .command('export')
+    .description('recorded events as JSON lines (stdout) or RFC 5424 syslog (stdout, or --syslog udp://|tcp://HOST:PORT)')
+    .option(cfg, cfgHelp)
+    .option('--since <time>', 'ISO time or relative (30m, 2h, 7d)')
+    .option('--until <time>', 'ISO time or relative')
+    .option('--format <f>', 'jsonl | syslog (default jsonl, or syslog with --syslog)')
+    .option('--syslog <url>', 'send to a syslog receiver: udp://127.0.0.1:514 or tcp://127.0.0.1:6514 (octet counting)')
+    .action((o: FileOpts & Parameters<typeof runExport>[1]) =>
+      run(o, async (c) => {
+        const n = await runExport(c, o, io);
+        if (o.syslog !== undefined) process.stderr.write(`imgate: ${n} event(s) sent to ${o.syslog}\n`);
+      }),
+    );
 }

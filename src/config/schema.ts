@@ -188,6 +188,32 @@ const redirect = z
   .strict()
   .default({});
 
+/** The record store (src/audit/): where every decided IM event is kept. */
+const audit = z
+  .object({
+    enabled: bool.default(true),
+    /** SQLite file, relative to data_dir. */
+    db_file: str.default('imgate.db'),
+    queue_max: count(10_000_000).default(100_000),
+    batch_max: count(100_000).default(1000),
+    flush_interval_ms: int(10, 60_000, 'an integer 10-60000 (milliseconds)').default(200),
+    /** 0: keep forever. */
+    retention_days: int(0, 36_500).default(180),
+    /** Bound on the database pages in use; 0: none. */
+    max_db_bytes: int(0, Number.MAX_SAFE_INTEGER).default(0),
+    retention_interval_ms: int(60_000, 2_147_483_647, 'an integer >= 60000 (milliseconds)').default(3_600_000),
+    files: z
+      .object({
+        enabled: bool.default(true),
+        max_file_bytes: int(0, Number.MAX_SAFE_INTEGER).default(25 * 1024 * 1024),
+        max_total_bytes: int(0, Number.MAX_SAFE_INTEGER).default(10 * 1024 * 1024 * 1024),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .default({});
+
 export const configSchema = z
   .object({
     data_dir: str.default('./var'),
@@ -217,6 +243,7 @@ export const configSchema = z
     /** AV scanning (src/av/schema.ts): clamd, ICAP chaining, external command. */
     av: avSchema,
     redirect,
+    audit,
     admin: z.object({ enabled: bool.default(true), listen: listen(9090) }).strict().default({}),
     shutdown: z.object({ drain_timeout_ms: int(0, 3_600_000).default(10_000) }).strict().default({}),
   })

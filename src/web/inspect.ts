@@ -6,6 +6,7 @@
 // configured on_error verdict; nothing here throws into the ICAP server.
 import type { HttpHead, IcapRequest, IcapVerdict } from '../../icap/types';
 import type { Metrics } from '../admin/metrics';
+import type { AuditSink } from '../audit/types';
 import type { AvService } from '../av/types';
 import { newEventId } from '../events/id';
 import type { ImEvent, Verdict } from '../events/types';
@@ -38,6 +39,10 @@ export interface WebImDeps {
   /** The ICAP server's replay buffer: reading more than this would make an allow impossible to echo. */
   replayBufferBytes: number;
   logTextMax?: number;
+  /** The record store's queue (src/audit): every decided event is handed to it. */
+  audit?: AuditSink;
+  /** Keeps a copy of a file found in a body (src/audit FileArchive.putBuffer); returns its sha256. */
+  archiveFile?: (content: Buffer, meta: { name?: string }) => { sha256: string };
 }
 
 const ALLOW: IcapVerdict = Object.freeze({ kind: 'allow' });
@@ -209,6 +214,12 @@ export class WebImInspector {
         detail = { scanner: r.scanner, scan_error: o.reason, fail_open: o.failOpen };
         if (!o.failOpen) avBlock = `scan failed: ${o.reason}`;
       }
+    }
+    // Archived before the event is recorded so the row carries the sha256;
+    // content a scanner called infected is recorded by metadata only.
+    if (avBlock === null && this.deps.archiveFile !== undefined) {
+      const kept = this.deps.archiveFile(content, f.name !== undefined ? { name: f.name } : {});
+      ev.file.sha256 ??= kept.sha256;
     }
     if (avBlock !== null) {
       const av: Verdict = { action: 'block', rule: `av:${detail?.scanner ?? 'scanner'}` };

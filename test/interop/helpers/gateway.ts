@@ -64,7 +64,9 @@ export function sha256Hex(s: string): string {
 export function baseConfig(dir: string, ports: GatewayPorts, users: TestUser[]): Record<string, unknown> {
   return {
     data_dir: path.join(dir, 'var'),
-    log: { level: 'info' },
+    // debug: with the record store on, allowed IM events are logged at debug
+    // only; the tests read every decided event from the log.
+    log: { level: 'debug' },
     policy_file: 'policy.yaml',
     icap: {
       enabled: true,

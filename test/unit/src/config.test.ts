@@ -48,7 +48,7 @@ describe('loadConfig', () => {
     const c = loadConfig(shipped);
     const raw = parse(readFileSync(shipped, 'utf8')) as Record<string, unknown>;
     expect(Object.keys(raw).sort()).toEqual(
-      ['access', 'admin', 'av', 'data_dir', 'http_proxy', 'icap', 'inspect', 'log', 'policy_file', 'redirect', 'shutdown', 'socks5', 'tunnel', 'users'].sort(),
+      ['access', 'admin', 'audit', 'av', 'data_dir', 'http_proxy', 'icap', 'inspect', 'log', 'policy_file', 'redirect', 'shutdown', 'socks5', 'tunnel', 'users'].sort(),
     );
     const d = parseConfig({}, shipped);
     expect({ ...c, policyExplicit: false }).toEqual(d);

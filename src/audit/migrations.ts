@@ -1,0 +1,76 @@
+// SQLite schema, versioned by PRAGMA user_version: migration i brings the
+// database from version i to i + 1. Append only; never edit a shipped step.
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE sessions (
+    run TEXT NOT NULL,
+    conn TEXT NOT NULL,
+    door TEXT NOT NULL,
+    client_ip TEXT,
+    user TEXT,
+    protocol TEXT,
+    app TEXT,
+    destination TEXT,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    events INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run, conn)
+  ) WITHOUT ROWID;
+  CREATE INDEX sessions_last_seen ON sessions(last_seen);
+
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    run TEXT NOT NULL,
+    conn TEXT NOT NULL,
+    door TEXT NOT NULL,
+    client_ip TEXT,
+    user TEXT,
+    groups TEXT,
+    protocol TEXT,
+    app TEXT,
+    direction TEXT,
+    account TEXT,
+    peer TEXT,
+    kind TEXT NOT NULL,
+    text TEXT,
+    file_name TEXT,
+    file_size INTEGER,
+    file_sha256 TEXT,
+    url TEXT,
+    host TEXT,
+    method TEXT,
+    destination TEXT,
+    action TEXT,
+    rule TEXT,
+    detail TEXT
+  );
+  CREATE INDEX events_time ON events(time);
+  CREATE INDEX events_user_time ON events(user, time);
+  CREATE INDEX events_account ON events(account);
+  CREATE INDEX events_session ON events(run, conn);
+  CREATE INDEX events_sha ON events(file_sha256) WHERE file_sha256 IS NOT NULL;
+
+  CREATE TABLE files (
+    sha256 TEXT PRIMARY KEY,
+    name TEXT,
+    size INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    stored_path TEXT
+  );
+
+  -- External-content FTS over events.text; the triggers keep it in step in
+  -- the same transaction as the row change.
+  CREATE VIRTUAL TABLE events_fts USING fts5(text, content='events', content_rowid='seq');
+  CREATE TRIGGER events_fts_ai AFTER INSERT ON events WHEN new.text IS NOT NULL BEGIN
+    INSERT INTO events_fts(rowid, text) VALUES (new.seq, new.text);
+  END;
+  CREATE TRIGGER events_fts_ad AFTER DELETE ON events WHEN old.text IS NOT NULL BEGIN
+    INSERT INTO events_fts(events_fts, rowid, text) VALUES ('delete', old.seq, old.text);
+  END;
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
