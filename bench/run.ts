@@ -25,7 +25,8 @@ import { renderMarkdown } from './report/markdown';
 import { imStdout } from './report/im-tables';
 import { bulkTable, connTable, headlineTable, icapTable } from './report/tables';
 
-const SHARED_ICAPLOAD = '/work/shared/tools/icapload.mjs';
+// The shared generator beside the repository (../shared), to prove the copy is verbatim.
+const SHARED_ICAPLOAD = path.resolve(__dirname, '..', '..', '..', 'shared', 'tools', 'icapload.mjs');
 
 function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');

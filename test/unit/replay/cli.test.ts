@@ -13,7 +13,8 @@ jest.setTimeout(30000);
 
 const REPO = resolve(__dirname, '../../..');
 const BIN = join(REPO, 'bin/imgate.js');
-const CAPS = '/work/shared/captures';
+import { CAPTURES } from '../../captures';
+const CAPS = CAPTURES;
 const dir = mkdtempSync(join(tmpdir(), 'imgate-replay-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { CaptureFormatError, CaptureParser, decodePacket, replayCapture, type CapturePacket, type ReplayResult } from '../../../src/replay';
 import { pcapFile, pcapngFile, recorder, tcpFrame } from './helpers/build';
 
-const DIR = '/work/shared/captures';
+import { CAPTURES } from '../../captures';
+const DIR = CAPTURES;
 const FILES = ['ndpi-jabber.pcap', 'chrissanders-msnms.pcap', 'zeek-irc-dcc-send.trace', 'ndpi-msnms.pcap', 'ndpi-Oscar.pcap', 'zeek-irc-starttls.pcap', 'arkime-irc-cap-req.pcap'];
 const LIMITS = { maxOooBytes: 64 * 1024, maxConnections: 8 };
 

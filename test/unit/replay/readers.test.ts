@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { CaptureFormatError, CaptureParser, decodePacket, readCapture, type CapturePacket } from '../../../src/replay';
 import { ethernet, ipv4, ipv6, pcapFile, pcapngFile, tcpFrame, tcpHeader } from './helpers/build';
 
-const DIR = '/work/shared/captures';
+import { CAPTURES } from '../../captures';
+const DIR = CAPTURES;
 
 /** File -> frames, as /work/shared/captures/README.md lists them. */
 const FRAMES: Record<string, number> = {

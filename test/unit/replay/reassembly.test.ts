@@ -9,7 +9,8 @@ import type { ProtocolModule } from '../../../src/protocols/types';
 import { replayCapture, type ReplayResult } from '../../../src/replay';
 import { joined, pcapFile, recorder, tcpFrame, type TcpSpec } from './helpers/build';
 
-const DIR = '/work/shared/captures';
+import { CAPTURES } from '../../captures';
+const DIR = CAPTURES;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('real captures through a recording module', () => {

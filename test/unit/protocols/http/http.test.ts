@@ -69,3 +69,18 @@ describe('http: framing and limits', () => {
     expect(h4.closed).toMatch(/more than 64 requests/);
   });
 });
+
+describe('probe: short openings that are not HTTP are refused at once', () => {
+  // A client-first protocol that opens with a short run of letters and waits
+  // must not stall until the probe timeout because the run "could still be a
+  // method" (the bench's 16 x 'q' request did, before methods were upper-case only).
+  test.each(['qqqqqqqqqqqqqqqq', 'hello', '1234', 'get / HTTP/1.1\r\n'])('%j -> no', (s) => {
+    expect(probeHttp('c2s', Buffer.from(s, 'latin1'))).toBe('no');
+  });
+  test.each(['GET / HTTP/1.1\r\n', 'M-SEARCH * HTTP/1.1\r\n', 'PROPFIND /x HTTP/1.1\r\n'])('%j -> match', (s) => {
+    expect(probeHttp('c2s', Buffer.from(s, 'latin1'))).toBe('match');
+  });
+  test('a method prefix still waits for more', () => {
+    expect(probeHttp('c2s', Buffer.from('POS', 'latin1'))).toBe('more');
+  });
+});

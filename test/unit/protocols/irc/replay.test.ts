@@ -2,7 +2,7 @@ import path from 'node:path';
 import { clearDccOffers, dccOfferCount, lookupDccOffer, DCC_TABLE_MAX } from '../../../../src/protocols/irc';
 import { replayIrc, type Flow } from './capture';
 
-const CAPTURES = path.resolve(__dirname, '../../../../../shared/captures');
+import { CAPTURES } from '../../../captures';
 const cap = (name: string): string => path.join(CAPTURES, name);
 
 const ircFlows = (flows: Flow[]): Flow[] => flows.filter((f) => f.harness !== null);

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { msnpModule } from '../../../../src/protocols/msnp';
 import { replayCapture, type ReplayEvent } from '../../../../src/replay';
 
-const DIR = '/work/shared/captures';
+import { CAPTURES } from '../../../captures';
+const DIR = CAPTURES;
 const CHRIS = `${DIR}/chrissanders-msnms.pcap`;
 const NDPI = `${DIR}/ndpi-msnms.pcap`;
 const have = existsSync(CHRIS) && existsSync(NDPI);

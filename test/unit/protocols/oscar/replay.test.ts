@@ -6,7 +6,8 @@ import { replayCapture, type ReplayEvent } from '../../../../src/replay';
 import { oscarModule } from '../../../../src/protocols/oscar';
 import type { Verdict } from '../../../../src/events/types';
 
-const CAPTURE = '/work/shared/captures/ndpi-Oscar.pcap';
+import { capture } from '../../../captures';
+const CAPTURE = capture('ndpi-Oscar.pcap');
 const OWN_UIN = '157901844';
 const PEER = '461758769';
 const OUT_TEXT = '<HTML><BODY><HTML><FONT>HI!</FONT></HTML></BODY></HTML>';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { replayCapture, type ReplayEvent } from '../../../../src/replay';
 import { xmppModule } from '../../../../src/protocols/xmpp';
 
-const CAPTURES = '/work/shared/captures';
+import { CAPTURES } from '../../../captures';
 const JABBER = path.join(CAPTURES, 'ndpi-jabber.pcap');
 const STARTTLS = path.join(CAPTURES, 'zeek-xmpp-starttls.pcap');
 
