@@ -6,15 +6,14 @@ import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type net from 'node:net';
 import { listenOn } from './listen';
-import type { Door, DoorHooks, DoorLogger, DoorName, HttpProxyDoorOptions, RefusalReason, TunnelRequest } from './types';
+import type { Door, DoorHooks, DoorLogger, HttpProxyDoorOptions, PartialTunnelRequest, RefusalReason, RefusedKind, TunnelRequest } from './types';
 import { endWith } from './close';
-import { HTTP_STATUS, messageOf, reasonOfDialError } from './refusal';
+import { HTTP_STATUS, messageOf, reasonOfDialError, reportRefusal } from './refusal';
 import { parseBasic } from './http-headers';
 import { rawError, sendError } from './http-errors';
 import { parseAbsoluteTarget, parseAuthority } from './http-target';
 import { forwardRequest } from './http-forward';
 
-type RefusedKind = RefusalReason | 'auth-failed' | 'client-not-allowed' | 'protocol-error' | 'timeout';
 
 const FORWARD_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
 const ALLOW_HEADER = 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, CONNECT';
@@ -242,7 +241,7 @@ class HttpProxyDoor implements Door {
     });
   }
 
-  private refuseConnect(socket: net.Socket, req: Partial<TunnelRequest> & { door: DoorName }, kind: RefusedKind, status: number, detail: string, body: string, realm?: string): void {
+  private refuseConnect(socket: net.Socket, req: PartialTunnelRequest, kind: RefusedKind, status: number, detail: string, body: string, realm?: string): void {
     endWith(socket, rawError(status, body, realm));
     this.report(req, kind, detail, status);
   }
@@ -311,17 +310,10 @@ class HttpProxyDoor implements Door {
     this.report(base, kind, `${err.code ?? 'parse error'}: ${err.message}`, status);
   }
 
-  private report(req: Partial<TunnelRequest> & { door: DoorName }, kind: RefusedKind, detail: string, status: number): void {
+  private report(req: PartialTunnelRequest, kind: RefusedKind, detail: string, status: number): void {
     const d = req.destination;
-    this.logger.info(
-      { door: 'http', conn: req.id, client: req.client?.address, user: req.user, dest: d ? `${d.host}:${d.port}` : undefined, reason: kind, status, detail },
-      'http proxy refused',
-    );
-    try {
-      this.hooks.onRefused?.(req, kind, detail);
-    } catch (err) {
-      this.logger.error({ conn: req.id, err: messageOf(err) }, 'onRefused hook threw');
-    }
+    const fields = { door: 'http', conn: req.id, client: req.client?.address, user: req.user, dest: d ? `${d.host}:${d.port}` : undefined, reason: kind, status, detail };
+    reportRefusal(this.hooks, this.logger, req, kind, detail, fields, 'http proxy refused');
   }
 }
 

@@ -1,6 +1,6 @@
 // One table from refusal reason to the reply each door sends, plus the
 // mapping of raw socket errors (when a dial hook rejects without DialError).
-import type { RefusalReason } from './types';
+import type { DoorHooks, DoorLogger, PartialTunnelRequest, RefusalReason, RefusedKind } from './types';
 import { DialError } from './types';
 
 /** RFC 1928 §6 REP codes. */
@@ -59,4 +59,18 @@ export function reasonOfDialError(err: unknown): RefusalReason {
 
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * One refusal: the door's own log line (`fields`, `msg`), then the hooks.
+ * A throwing onRefused is logged, never propagated: a refusal must not turn
+ * into a crash of the door.
+ */
+export function reportRefusal(hooks: DoorHooks, logger: DoorLogger, req: PartialTunnelRequest, kind: RefusedKind, detail: string, fields: object, msg: string): void {
+  logger.info(fields, msg);
+  try {
+    hooks.onRefused?.(req, kind, detail);
+  } catch (err) {
+    logger.error({ door: req.door, conn: req.id, err: messageOf(err) }, 'onRefused hook threw');
+  }
 }

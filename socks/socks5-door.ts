@@ -13,9 +13,9 @@
 // implementation in the tests (types/socksv5.d.ts).
 import net from 'node:net';
 import { listenOn } from './listen';
-import type { Door, DoorLogger, DoorName, DoorHooks, RefusalReason, Socks5DoorOptions, TunnelRequest } from './types';
+import type { Door, DoorLogger, DoorHooks, PartialTunnelRequest, RefusedKind, Socks5DoorOptions, TunnelRequest } from './types';
 import { endWith } from './close';
-import { messageOf, reasonOfDialError } from './refusal';
+import { messageOf, reasonOfDialError, reportRefusal } from './refusal';
 import {
   AUTH_FAILED,
   AUTH_OK,
@@ -40,7 +40,6 @@ const S_REQUEST = 3;
 const S_DIAL = 4;
 const S_DONE = 5;
 
-type RefusedKind = RefusalReason | 'auth-failed' | 'client-not-allowed' | 'protocol-error' | 'timeout';
 
 const kSession = Symbol('imgate.socks5.session');
 type SessionSocket = net.Socket & { [kSession]?: Session };
@@ -295,7 +294,7 @@ class Socks5Door implements Door {
     s.socket[kSession] = undefined;
     s.socket.removeListener('close', onClose);
     endWith(s.socket, reply);
-    const partial: Partial<TunnelRequest> & { door: DoorName } = s.req ?? { door: 'socks5', id: s.id, client: s.client };
+    const partial: PartialTunnelRequest = s.req ?? { door: 'socks5', id: s.id, client: s.client };
     if (!s.req && s.user !== undefined) partial.user = s.user;
     this.report(partial, kind, detail);
   }
@@ -311,17 +310,10 @@ class Socks5Door implements Door {
     this.sessions.delete(s);
   }
 
-  private report(req: Partial<TunnelRequest> & { door: DoorName }, kind: RefusedKind, detail: string): void {
+  private report(req: PartialTunnelRequest, kind: RefusedKind, detail: string): void {
     const d = req.destination;
-    this.logger.info(
-      { door: 'socks5', conn: req.id, client: req.client?.address, user: req.user, dest: d ? `${d.host}:${d.port}` : undefined, reason: kind, detail },
-      'socks5 refused',
-    );
-    try {
-      this.hooks.onRefused?.(req, kind, detail);
-    } catch (err) {
-      this.logger.error({ conn: req.id, err: messageOf(err) }, 'onRefused hook threw');
-    }
+    const fields = { door: 'socks5', conn: req.id, client: req.client?.address, user: req.user, dest: d ? `${d.host}:${d.port}` : undefined, reason: kind, detail };
+    reportRefusal(this.hooks, this.logger, req, kind, detail, fields, 'socks5 refused');
   }
 }
 

@@ -60,6 +60,12 @@ export interface DoorLogger {
   error(obj: object, msg?: string): void;
 }
 
+/** Every reason a door refuses a client: a dial/rule refusal, or a handshake-level one. */
+export type RefusedKind = RefusalReason | 'auth-failed' | 'client-not-allowed' | 'protocol-error' | 'timeout';
+
+/** A refused request as far as it got: at least the door, often id, client, user, destination. */
+export type PartialTunnelRequest = Partial<TunnelRequest> & { door: DoorName };
+
 export interface DoorHooks {
   /** Client address allowlist (CIDR rules live in src/). False: refused. */
   allowClient(address: string): boolean;
@@ -82,7 +88,7 @@ export interface DoorHooks {
    */
   onForward?(req: TunnelRequest & { method: string; path: string }): boolean | void;
   /** A refused or failed request, for logs and metrics. */
-  onRefused?(req: Partial<TunnelRequest> & { door: DoorName }, reason: RefusalReason | 'auth-failed' | 'client-not-allowed' | 'protocol-error' | 'timeout', detail: string): void;
+  onRefused?(req: PartialTunnelRequest, reason: RefusedKind, detail: string): void;
 }
 
 export interface Socks5DoorOptions {

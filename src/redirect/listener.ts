@@ -11,9 +11,9 @@
 //            XMPP, an answer the client understands).
 import net from 'node:net';
 import { listenOn } from '../../socks/listen';
-import type { Destination, DoorHooks, DoorLogger, TunnelRequest } from '../../socks/types';
+import type { Destination, DoorHooks, DoorLogger, PartialTunnelRequest, TunnelRequest } from '../../socks/types';
 import { endWith } from '../../socks/close';
-import { messageOf, reasonOfDialError } from '../../socks/refusal';
+import { messageOf, reasonOfDialError, reportRefusal } from '../../socks/refusal';
 import { isOwnAddress, localAddresses, type BoundAddress } from './loop';
 import { refusalReply, type RefusalKind } from './replies';
 import { tunnelRequest } from './request';
@@ -256,16 +256,8 @@ export class RedirectListener {
   private report(c: Conn, kind: RefusalKind, detail: string): void {
     const d = c.req?.destination;
     const t = c.target !== null && c.target !== d ? c.target : null;
-    this.deps.logger.info(
-      { door: 'redirect', listener: this.name, conn: c.id, client: c.client.address, protocol: c.protocol ?? undefined, dest: d ? `${d.host}:${d.port}` : undefined, upstream: t ? `${t.host}:${t.port}` : undefined, reason: kind, detail },
-      'redirect refused',
-    );
-    try {
-      // The hooks' DoorName does not list 'redirect' yet (see request.ts).
-      const partial: Partial<TunnelRequest> & { door: TunnelRequest['door'] } = c.req ?? { door: 'redirect', id: c.id, client: c.client };
-      this.deps.hooks.onRefused?.(partial, kind, detail);
-    } catch (err) {
-      this.deps.logger.error({ door: 'redirect', conn: c.id, err: messageOf(err) }, 'onRefused hook threw');
-    }
+    const fields = { door: 'redirect', listener: this.name, conn: c.id, client: c.client.address, protocol: c.protocol ?? undefined, dest: d ? `${d.host}:${d.port}` : undefined, upstream: t ? `${t.host}:${t.port}` : undefined, reason: kind, detail };
+    const req: PartialTunnelRequest = c.req ?? { door: 'redirect', id: c.id, client: c.client };
+    reportRefusal(this.deps.hooks, this.deps.logger, req, kind, detail, fields, 'redirect refused');
   }
 }

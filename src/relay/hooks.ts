@@ -3,7 +3,7 @@
 // call reads the current AccessSnapshot, so a reload applies to the next
 // connection without touching live ones.
 import type { Socket } from 'node:net';
-import type { DoorHooks, DoorName, RefusalReason, TunnelRequest } from '../../socks/types';
+import type { DoorHooks, PartialTunnelRequest, RefusedKind, TunnelRequest } from '../../socks/types';
 import type { Metrics } from '../admin/metrics';
 import type { Config } from '../config/load';
 import { UserDb } from '../config/users';
@@ -66,11 +66,7 @@ export function createDoorHooks(deps: HookDeps): GatewayDoorHooks {
       return dial(req, deps.access().connectTimeoutMs);
     },
     onTunnel: deps.onTunnel,
-    onRefused(
-      req: Partial<TunnelRequest> & { door: DoorName },
-      reason: RefusalReason | 'auth-failed' | 'client-not-allowed' | 'protocol-error' | 'timeout',
-      detail: string,
-    ): void {
+    onRefused(req: PartialTunnelRequest, reason: RefusedKind, detail: string): void {
       metrics.refusalsTotal.inc({ door: req.door, reason });
       // The doors log refusals at info themselves; this line adds nothing new
       // unless someone is debugging.
