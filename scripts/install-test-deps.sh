@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the interop tests (and the IM lab in /work/shared/peers.md)
 # use. openssl: apr1 hashes for Squid's basic_ncsa_auth; procps: ps/pgrep for
-# debugging leftovers; iproute2: ss.
-PKGS=(squid c-icap clamav-daemon prosody ngircd dante-server curl netcat-openbsd socat openssl ca-certificates procps iproute2)
+# debugging leftovers; iproute2: ss. postgresql: the fleet store tests start
+# their own cluster with initdb; chromium: the admin UI tests drive it with
+# puppeteer-core (its own browser download cannot work offline).
+PKGS=(squid c-icap clamav-daemon prosody ngircd dante-server curl netcat-openbsd socat openssl ca-certificates procps iproute2 postgresql chromium)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type net from 'node:net';
 import { listenOn } from './listen';
-import type { Door, DoorHooks, DoorLogger, HttpProxyDoorOptions, PartialTunnelRequest, RefusalReason, RefusedKind, TunnelRequest } from './types';
+import type { Door, DoorHooks, DoorLogger, ForwardBodyInspector, ForwardedRequest, HttpProxyDoorOptions, PartialTunnelRequest, RefusalReason, RefusedKind, TunnelRequest } from './types';
 import { endWith } from './close';
 import { HTTP_STATUS, messageOf, reasonOfDialError, reportRefusal } from './refusal';
 import { parseBasic } from './http-headers';
@@ -193,10 +193,12 @@ class HttpProxyDoor implements Door {
         sendError(res, HTTP_STATUS[refused], 'destination not allowed', { close });
         return this.report(treq, refused, 'destination refused by rules', HTTP_STATUS[refused]);
       }
-      if (this.hooks.onForward?.({ ...treq, method, path: parsed.path }) === false) {
+      const freq = { ...treq, method, path: parsed.path };
+      if (this.hooks.onForward?.(freq) === false) {
         sendError(res, 403, 'request refused by policy', { close });
         return this.report(treq, 'not-allowed', 'refused by policy', 403);
       }
+      const inspector = this.inspectorFor(freq, req);
       let upstream: net.Socket;
       try {
         upstream = await this.dial(treq);
@@ -211,7 +213,7 @@ class HttpProxyDoor implements Door {
         return;
       }
       try {
-        this.startForward(req, res, upstream, treq, method, parsed.path, parsed.hostHeader);
+        this.startForward(req, res, upstream, treq, method, parsed.path, parsed.hostHeader, inspector);
       } catch (err) {
         upstream.destroy();
         throw err;
@@ -221,13 +223,34 @@ class HttpProxyDoor implements Door {
     }
   }
 
-  private startForward(req: IncomingMessage, res: ServerResponse, upstream: net.Socket, treq: TunnelRequest, method: string, path: string, hostHeader: string): void {
+  /** src/'s body inspector for this exchange, if it wants one; a throwing hook means none. */
+  private inspectorFor(freq: ForwardedRequest, req: IncomingMessage): ForwardBodyInspector | undefined {
+    if (this.hooks.inspectForward === undefined) return undefined;
+    try {
+      return this.hooks.inspectForward(freq, req.headers);
+    } catch (err) {
+      this.logger.error({ door: 'http', conn: freq.id, err: messageOf(err) }, 'inspectForward hook threw');
+      return undefined;
+    }
+  }
+
+  private startForward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    upstream: net.Socket,
+    treq: TunnelRequest,
+    method: string,
+    path: string,
+    hostHeader: string,
+    inspector: ForwardBodyInspector | undefined,
+  ): void {
     forwardRequest(req, res, upstream, {
       method,
       path,
       hostHeader,
       upstreamTimeoutMs: this.upstreamTimeoutMs,
-      onFailure: (status, detail) => this.report(treq, status === 504 ? 'ttl-expired' : 'general-failure', detail, status),
+      ...(inspector !== undefined ? { inspector } : {}),
+      onFailure: (status, detail) => this.report(treq, status === 504 ? 'ttl-expired' : status === 413 ? 'protocol-error' : 'general-failure', detail, status),
     });
   }
 

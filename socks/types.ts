@@ -86,9 +86,40 @@ export interface DoorHooks {
    * auth and allowDestination, before dial). `path` is the origin-form target.
    * Returning false refuses it with HTTP 403 (e.g. a policy rule on the URL).
    */
-  onForward?(req: TunnelRequest & { method: string; path: string }): boolean | void;
+  onForward?(req: ForwardedRequest): boolean | void;
   /** A refused or failed request, for logs and metrics. */
   onRefused?(req: PartialTunnelRequest, reason: RefusedKind, detail: string): void;
+  /**
+   * HTTP door only: called for an absolute-URI request that onForward let
+   * through, with its header fields. Returning an inspector makes the door
+   * hold that exchange's bodies (bounded) and send what the inspector
+   * returns; undefined streams the exchange untouched, as before.
+   */
+  inspectForward?(req: ForwardedRequest, headers: ReadonlyHeaders): ForwardBodyInspector | undefined;
+}
+
+/** An absolute-URI request as the HTTP door forwards it; `path` is the origin-form target. */
+export type ForwardedRequest = TunnelRequest & { method: string; path: string };
+
+/** Header fields by lower-case name (Node's IncomingHttpHeaders shape). */
+export type ReadonlyHeaders = Readonly<Record<string, string | string[] | undefined>>;
+
+/**
+ * Looks at (and may rewrite) the whole bodies of one forwarded exchange.
+ * The door enforces maxBodyBytes before it buffers a byte past it (request:
+ * 413 to the client; response: 502), and re-frames a held body with its own
+ * Content-Length. Methods must not throw (a throw fails the exchange: 502).
+ */
+export interface ForwardBodyInspector {
+  readonly maxBodyBytes: number;
+  /** Hold the request body for request() (false: it streams untouched). */
+  readonly holdRequest: boolean;
+  /** The complete request body; returns what goes upstream (`body` itself when unchanged). */
+  request(body: Buffer): Buffer;
+  /** The response head: hold its body for response()? (bodiless responses are never held) */
+  holdResponse(status: number, headers: ReadonlyHeaders): boolean;
+  /** The complete response body; returns what goes to the client. */
+  response(body: Buffer): Buffer;
 }
 
 export interface Socks5DoorOptions {

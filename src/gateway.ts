@@ -9,6 +9,7 @@ import { createSocks5Door } from '../socks/socks5-door';
 import { createAdminServer, type AdminServer } from './admin/server';
 import { Metrics } from './admin/metrics';
 import { Readiness } from './admin/readiness';
+import { adminUiOptions } from './admin/setup';
 import { createAudit, type Audit } from './audit';
 import { createAvService, type AvService } from './av';
 import { loadConfig, type Config } from './config/load';
@@ -102,7 +103,7 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
   const tunnels = new TunnelTracker();
   // Record store (src/audit/): every decided event goes through its queue.
   const audit: Audit | null = initial.audit.enabled
-    ? createAudit(initial, {
+    ? await createAudit(initial, {
         logger: logger.child({ component: 'audit' }),
         metrics: {
           written: (n) => metrics.auditWritten.inc(n),
@@ -141,7 +142,12 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
     logger,
     tracker: tunnels,
     idleTimeoutMs: () => config.tunnel.idle_timeout_ms,
-    dataPhase: createInspector({ modules, policy, metrics, logger, ...auditSink, settings: () => inspect }),
+    dataPhase: createInspector({
+      modules, policy, metrics, logger, ...auditSink, settings: () => inspect,
+      // Files crossing tunnels: scanned by the live AV service, archived when the store keeps files.
+      av: () => av,
+      ...(audit && initial.audit.files.enabled ? { archiveFile: audit.archiveFile } : {}),
+    }),
   });
   const hooks = createDoorHooks({
     access: () => access,
@@ -174,7 +180,9 @@ export async function startGateway(initial: Config, opts: GatewayOptions = {}): 
 
   try {
     if (config.admin.enabled) {
-      const admin: AdminServer = createAdminServer({ metrics, readiness, logger: logger.child({ door: 'admin' }) });
+      // The UI reads the record store, the archive under data_dir and the live policy (swapped on reload).
+      const ui = adminUiOptions(config, { store: () => audit?.store ?? null, dataDir: () => initial.dataDir, policy }, logger);
+      const admin: AdminServer = createAdminServer({ metrics, readiness, logger: logger.child({ door: 'admin' }), ...(ui ? { ui } : {}) });
       const { host, port } = config.admin.listen;
       // Registered now so /readyz reports the other listeners as "starting".
       for (const [n, on] of [['icap', config.icap.enabled], ['socks5', config.socks5.enabled], ['http', config.http_proxy.enabled]] as const) {

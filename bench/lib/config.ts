@@ -54,7 +54,7 @@ export function loadConfig(): BenchConfig {
   const repoRoot = path.resolve(__dirname, '..', '..', '..');
   const secs = num('BENCH_SECS', 5);
   const rounds = Math.round(num('BENCH_ROUNDS', 3));
-  const only = (process.env.BENCH_ONLY ?? 'icap,bulk,conn,profile,im,webim,mem').split(',').map((s) => s.trim()).filter(Boolean);
+  const only = (process.env.BENCH_ONLY ?? 'icap,bulk,conn,profile,im,webim,mem,xmpp,record,store,av').split(',').map((s) => s.trim()).filter(Boolean);
   return {
     icapSecs: secs,
     icapConns: Math.round(num('BENCH_ICAP_CONNS', 8)),

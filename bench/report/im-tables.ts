@@ -1,6 +1,10 @@
 // Tables and analysis lines for the IM, web IM and memory sections
 // (scenarios/im-section.ts), built only from this run's figures.
 import { fmt, fmtRatio, ratio } from '../lib/stats';
+import { xmppTable } from './xmpp-table';
+import { recordTable } from './record-table';
+import { storeTable } from './store-table';
+import { avTable } from './av-table';
 import { sizeLabel } from './ratios';
 import type { BenchResults } from './results';
 import type { ImRow, ImSide } from '../scenarios/im';
@@ -108,6 +112,10 @@ export function imStdout(r: BenchResults): string[] {
   if (r.im.im.length) out.push('', imLatencyTable(r), '', imBulkTable(r));
   if (r.im.webim.length) out.push('', webimTable(r));
   if (r.im.mem) out.push('', memTable(r));
+  if (r.im.xmpp) out.push('', xmppTable(r.im.xmpp));
+  if (r.im.record) out.push('', recordTable(r.im.record));
+  if (r.im.store) out.push('', storeTable(r.im.store));
+  if (r.im.av) out.push('', avTable(r.im.av));
   out.push('', ...imAnalysis(r));
   return out;
 }

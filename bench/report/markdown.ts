@@ -5,6 +5,10 @@ import { analysis } from './analysis';
 import { bulkTable, connTable, headlineTable, icapTable, profileTables } from './tables';
 import type { BenchResults } from './results';
 import { imAnalysis, imBulkTable, imLatencyTable, memTable, webimTable } from './im-tables';
+import { xmppTable } from './xmpp-table';
+import { recordTable } from './record-table';
+import { storeTable } from './store-table';
+import { avTable } from './av-table';
 
 export function renderMarkdown(r: BenchResults): string {
   const m = r.machine;
@@ -62,7 +66,42 @@ ${s.imSecs} s per run. Stream = ${s.imBulkLines} PRIVMSG lines, at most 32 in fl
 
 ${r.im?.im.length ? `${imLatencyTable(r)}\n\n${imBulkTable(r)}` : 'Not run (BENCH_ONLY).'}
 
-XMPP (prosody) is not measured yet.
+### XMPP (prosody ${r.im?.peers.prosody ?? ''})
+
+bench/scenarios/xmpp.ts: pre-authenticated c2s streams sending \`<message>\` stanzas
+(100-byte bodies) to a second account on the same prosody, directly and through
+imgate's SOCKS5 door (inspecting, allow-all policy), alternating, ${s.imSecs} s per run.
+"latency" has one message in flight (the round trip is the measurement; p99 added
+latency is the target), "rate" keeps 32 in flight.
+
+${r.im?.xmpp ? xmppTable(r.im.xmpp) : 'Not run (BENCH_ONLY).'}
+
+## The cost of recording (issue 6 target: < 10% of message throughput)
+
+bench/scenarios/record.ts: three gateways of their own, identical except for the
+record store: off, on with SQLite writes on the main thread, and on as shipped
+(SQLite writes in a worker thread), all at log level warn so no per-event log
+line is counted. Each workload alternates between them within each round.
+
+${r.im?.record ? recordTable(r.im.record) : 'Not run (BENCH_ONLY).'}
+
+## Events stored per second (SQLite and PostgreSQL)
+
+bench/scenarios/store.ts: \`Store.writeBatch\` with batches of 256 events as the
+queue sends them (message events of realistic size), against the embedded SQLite
+file and a throwaway PostgreSQL 15 cluster (fsync on) started for the run; "two
+gateways" writes from two stores at once into one database.
+
+${r.im?.store ? storeTable(r.im.store) : 'Not run (BENCH_ONLY).'}
+
+## AV: scan path and verdict cache (issue 5 target: a cached verdict costs < 5% of a scan)
+
+bench/scenarios/av.ts: clamd with a custom signature (started for the run), the
+same files scanned through imgate's AvService (breaker, hashing, spool, clamd
+client) and through a bare INSTREAM client, alternating; then a set of files
+scanned repeatedly to measure the verdict cache's hit ratio and hit cost.
+
+${r.im?.av ? avTable(r.im.av) : 'Not run (BENCH_ONLY).'}
 
 ## Web IM through ICAP (REQMOD, Mattermost post)
 
@@ -105,7 +144,7 @@ Settings (environment): \`BENCH_SECS\` (ICAP and conn/s run length, default 5),
 \`BENCH_ROUNDS\` (default 3, ICAP 5; or per section \`BENCH_ICAP_ROUNDS\`, \`BENCH_BULK_ROUNDS\`,
 \`BENCH_CONN_ROUNDS\`), \`BENCH_BULK_MB\` (default 4096), \`BENCH_CONN_CLIENTS\`
 (default 16), \`BENCH_ICAP_CONNS\` (default 8), \`BENCH_PROFILE=0\` to skip profiling,
-\`BENCH_ONLY=icap,bulk,conn,profile,im,webim,mem\` to pick sections
+\`BENCH_ONLY=icap,bulk,conn,profile,im,webim,mem,xmpp,record,store,av\` to pick sections
 (e.g. \`BENCH_ONLY=im,webim,mem npm run bench\`), \`BENCH_IM_SECS\` (default 4), \`BENCH_IM_ROUNDS\`,
 \`BENCH_IM_BULK_LINES\` (default 100000), \`BENCH_WEBIM_SECS\` (default 3), \`BENCH_WEBIM_ROUNDS\`,
 \`BENCH_MEM_TUNNELS\` (default 10000, capped by RLIMIT_NOFILE), \`BENCH_IMGATE_LOG\` (imgate

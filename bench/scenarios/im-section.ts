@@ -1,4 +1,5 @@
-// The IM-facing sections (BENCH_ONLY im, webim, mem): start their peers,
+// The IM-facing sections (BENCH_ONLY im, webim, mem, xmpp, record, store,
+// av): start their peers,
 // run them against the main imgate (mem uses a fresh one), and collect the
 // results. A failing section is recorded as an error, not a crash, so the
 // rest of the bench still reports.
@@ -11,12 +12,21 @@ import { runIrc, type ImRow } from './im';
 import { runWebim, type WebimRow } from './webim';
 import { runMemory, type MemResult } from './memory';
 import type { BenchResults } from '../report/results';
+import { XMPP_BENCH_USERS, runXmpp, type XmppBenchResult } from './xmpp';
+import { prosodyVersion, startBenchProsody } from './xmpp-prosody';
+import { runRecord, type RecordResult } from './record';
+import { runStore, type StoreBenchResult } from './store';
+import { runAvBench, type AvBenchResult } from './av';
 
 export interface ImResults {
   peers: Record<string, string>;
   im: ImRow[];
   webim: WebimRow[];
   mem: MemResult | null;
+  xmpp?: XmppBenchResult;
+  record?: RecordResult;
+  store?: StoreBenchResult;
+  av?: AvBenchResult;
   errors: string[];
 }
 
@@ -31,7 +41,7 @@ async function guarded(what: string, errors: string[], fn: () => Promise<void>):
 }
 
 export async function runImSection(cfg: BenchConfig, tmp: string, g: Imgate, cicapPort: number, pipePort: number, results: BenchResults): Promise<void> {
-  const sel = ['im', 'webim', 'mem'].filter((k) => cfg.only.has(k));
+  const sel = ['im', 'webim', 'mem', 'xmpp', 'record', 'store', 'av'].filter((k) => cfg.only.has(k));
   if (!sel.length) return;
   const out: ImResults = { peers: {}, im: [], webim: [], mem: null, errors: [] };
   results.im = out;
@@ -52,6 +62,31 @@ export async function runImSection(cfg: BenchConfig, tmp: string, g: Imgate, cic
   if (cfg.only.has('mem')) {
     await guarded('mem', out.errors, async () => {
       out.mem = await runMemory(cfg, tmp);
+    });
+  }
+  if (cfg.only.has('xmpp')) {
+    await guarded('xmpp', out.errors, async () => {
+      const prosody = await startBenchProsody(tmp, XMPP_BENCH_USERS);
+      out.peers.prosody = prosodyVersion();
+      progress(`prosody c2s :${prosody.c2sPort}`);
+      out.xmpp = await runXmpp({ secs: cfg.imSecs, rounds: cfg.imRounds, bodyBytes: 100 }, prosody.c2sPort, g.ports.socks5, out.peers.prosody);
+    });
+  }
+  // Recording cost: three gateways of its own (store off, writes inline, writer thread).
+  if (cfg.only.has('record')) {
+    await guarded('record', out.errors, async () => {
+      out.record = await runRecord(cfg.repoRoot, tmp, { secs: cfg.imSecs, rounds: cfg.imRounds, bulkLines: cfg.imBulkLines, icapConns: cfg.icapConns });
+    });
+  }
+  if (cfg.only.has('store')) {
+    await guarded('store', out.errors, async () => {
+      out.store = await runStore({ secs: cfg.imSecs, rounds: cfg.imRounds, batch: 256 }, tmp);
+    });
+  }
+  // AV: the scan path against a bare clamd INSTREAM client, and the verdict cache (starts its own clamd).
+  if (cfg.only.has('av')) {
+    await guarded('av', out.errors, async () => {
+      out.av = await runAvBench({});
     });
   }
 }

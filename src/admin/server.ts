@@ -1,10 +1,13 @@
 // Admin HTTP server: /healthz (liveness), /readyz (every enabled listener bound
-// and not draining, every readiness check ok), /metrics (Prometheus).
+// and not draining, every readiness check ok), /metrics (Prometheus) stay
+// open for scrapers; everything else (the web UI and /api/*) is behind
+// AdminAuth when the UI is on (ui.ts).
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../log';
 import type { Metrics } from './metrics';
 import type { Readiness } from './readiness';
+import { createUiHandler, type AdminUiOptions } from './ui';
 
 export interface AdminServerOptions {
   metrics: Metrics;
@@ -12,6 +15,8 @@ export interface AdminServerOptions {
   logger: Logger;
   /** Per-request budget; scrapes are small and local. */
   requestTimeoutMs?: number;
+  /** The web UI and JSON API; absent: only the three open endpoints. */
+  ui?: AdminUiOptions;
 }
 
 export interface AdminServer {
@@ -27,14 +32,19 @@ function send(res: http.ServerResponse, status: number, type: string, body: stri
 export function createAdminServer(opts: AdminServerOptions): AdminServer {
   const timeout = opts.requestTimeoutMs ?? 10_000;
   const sockets = new Set<Socket>();
+  const ui = opts.ui ? createUiHandler(opts.ui, opts.logger) : null;
   const server = http.createServer((req, res) => {
     const head = req.method === 'HEAD';
+    const path = (req.url ?? '/').split('?')[0];
+    if (ui && path !== '/healthz' && path !== '/readyz' && path !== '/metrics') {
+      ui(req, res);
+      return;
+    }
     if (req.method !== 'GET' && !head) {
       res.setHeader('Allow', 'GET, HEAD');
       send(res, 405, 'text/plain', 'method not allowed\n', false);
       return;
     }
-    const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
       send(res, 200, 'text/plain', 'ok\n', head);
     } else if (path === '/readyz') {

@@ -35,13 +35,19 @@ export class FileArchive {
   private total: number;
   private readonly pending = new Set<Promise<unknown>>();
 
+  /** `total`: archived bytes the store already holds (see open()). */
   constructor(
     private readonly dataDir: string,
     private readonly store: Store,
     private readonly settings: ArchiveSettings,
     private readonly logger: Logger,
+    total: number,
   ) {
-    this.total = store.archivedBytes();
+    this.total = total;
+  }
+
+  static async open(dataDir: string, store: Store, settings: ArchiveSettings, logger: Logger): Promise<FileArchive> {
+    return new FileArchive(dataDir, store, settings, logger, await store.archivedBytes());
   }
 
   get totalBytes(): number {
@@ -61,8 +67,11 @@ export class FileArchive {
     return null;
   }
 
-  private register(r: ArchiveResult, meta: FileMeta): void {
-    this.store.putFile({ sha256: r.sha256, name: meta.name ?? null, size: r.size, time: meta.time ?? Date.now(), storedPath: r.storedPath });
+  /** Records the file row; a store error is logged (the event itself still names the sha256). */
+  private register(r: ArchiveResult, meta: FileMeta): Promise<void> {
+    return this.store
+      .putFile({ sha256: r.sha256, name: meta.name ?? null, size: r.size, time: meta.time ?? Date.now(), storedPath: r.storedPath })
+      .catch((err: unknown) => this.logger.error({ err: (err as Error).message, sha256: r.sha256 }, 'file archive: store registration failed'));
   }
 
   private async exists(rel: string): Promise<boolean> {
@@ -71,8 +80,8 @@ export class FileArchive {
 
   /**
    * Content in memory (web uploads): hashed synchronously so the caller can
-   * put the sha256 on its event at once; the disk write runs in the background
-   * (awaited by close()).
+   * put the sha256 on its event at once; the disk write and the store row
+   * are done in the background (awaited by settle()).
    */
   putBuffer(content: Buffer, meta: FileMeta = {}): ArchiveResult {
     const sha256 = createHash('sha256').update(content).digest('hex');
@@ -80,7 +89,7 @@ export class FileArchive {
     const why = this.admit(content.length);
     if (why) {
       r.reason = why;
-      this.register(r, meta);
+      this.track(this.register(r, meta));
       return r;
     }
     const rel = FileArchive.relPath(sha256);
@@ -100,7 +109,7 @@ export class FileArchive {
       this.logger.error({ err: (err as Error).message, sha256 }, 'file archive write failed');
     });
     this.track(job);
-    this.register(r, meta);
+    this.track(this.register(r, meta));
     return r;
   }
 
@@ -140,7 +149,7 @@ export class FileArchive {
         r.storedPath = rel;
       }
       await unlink(tmp).catch(() => undefined);
-      this.register(r, meta);
+      await this.register(r, meta);
       return r;
     })();
     this.track(run);

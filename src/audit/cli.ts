@@ -1,10 +1,8 @@
 // `imgate search | files | report | export`: read-only views of the record
 // store. The database is opened read-only (WAL lets this run beside a live
 // gateway); human tables by default, JSON with --json.
-import { existsSync } from 'node:fs';
 import type { Config } from '../config/load';
-import { dbPath } from './index';
-import { SqliteStore } from './sqlite';
+import { NoStoreError, openStore } from './open';
 import { parseSyslogTarget, sendSyslog, syslogLine } from './syslog';
 import { clean, isoTime, table } from './table';
 import { parseTime } from './time';
@@ -54,10 +52,14 @@ export class CliError extends Error {
   }
 }
 
-export function openStore(config: Pick<Config, 'dataDir' | 'audit'>): SqliteStore {
-  const path = dbPath(config);
-  if (!existsSync(path)) throw new CliError(`no record store at ${path} (has the gateway run with audit enabled? is --config right?)`, 1);
-  return new SqliteStore(path, { readonly: true });
+/** The configured store, read-only; a missing store is a CliError (exit 1). */
+export async function openCliStore(config: Pick<Config, 'dataDir' | 'audit'>): Promise<Store> {
+  try {
+    return await openStore(config, { readonly: true });
+  } catch (err) {
+    if (err instanceof NoStoreError) throw new CliError(err.message, 1);
+    throw err;
+  }
 }
 
 function times(o: { since?: string; until?: string }): { since?: number; until?: number } {
@@ -88,21 +90,21 @@ export function eventJson(e: EventRow): Record<string, unknown> {
   return o;
 }
 
-function withStore<T>(config: Pick<Config, 'dataDir' | 'audit'>, f: (s: Store) => T): T {
-  const store = openStore(config);
+async function withStore<T>(config: Pick<Config, 'dataDir' | 'audit'>, f: (s: Store) => Promise<T>): Promise<T> {
+  const store = await openCliStore(config);
   try {
-    return f(store);
+    return await f(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
-export function runSearch(config: Pick<Config, 'dataDir' | 'audit'>, text: string, o: SearchOpts, io: Io): void {
+export async function runSearch(config: Pick<Config, 'dataDir' | 'audit'>, text: string, o: SearchOpts, io: Io): Promise<void> {
   const q = { ...times(o), text, limit: limitOf(o.limit, 100) };
   if (o.user !== undefined) Object.assign(q, { user: o.user });
   if (o.account !== undefined) Object.assign(q, { account: o.account });
   if (o.protocol !== undefined) Object.assign(q, { protocol: o.protocol });
-  const rows = withStore(config, (s) => s.search(q));
+  const rows = await withStore(config, (s) => s.search(q));
   if (o.json) {
     for (const r of rows) io.out(`${JSON.stringify(eventJson(r))}\n`);
     return;
@@ -119,10 +121,10 @@ export function runSearch(config: Pick<Config, 'dataDir' | 'audit'>, text: strin
   io.out(`${rows.length} event(s)\n`);
 }
 
-export function runFiles(config: Pick<Config, 'dataDir' | 'audit'>, o: FilesOpts, io: Io): void {
+export async function runFiles(config: Pick<Config, 'dataDir' | 'audit'>, o: FilesOpts, io: Io): Promise<void> {
   const q = { ...times(o), limit: limitOf(o.limit, 1000) };
   if (o.name !== undefined) Object.assign(q, { name: o.name });
-  const rows = withStore(config, (s) => s.files(q));
+  const rows = await withStore(config, (s) => s.files(q));
   if (o.json) {
     for (const r of rows) io.out(`${JSON.stringify({ ...r, time: new Date(r.time).toISOString() })}\n`);
     return;
@@ -146,8 +148,8 @@ function reportTable(title: string, lines: readonly ReportLine[]): string {
   );
 }
 
-export function runReport(config: Pick<Config, 'dataDir' | 'audit'>, o: ReportOpts, io: Io): Report {
-  const r = withStore(config, (s) => s.report({ ...times(o), topPeers: limitOf(o.top, 3) }));
+export async function runReport(config: Pick<Config, 'dataDir' | 'audit'>, o: ReportOpts, io: Io): Promise<Report> {
+  const r = await withStore(config, (s) => s.report({ ...times(o), topPeers: limitOf(o.top, 3) }));
   if (o.json) {
     io.out(`${JSON.stringify({ ...r, since: r.since === null ? null : new Date(r.since).toISOString(), until: r.until === null ? null : new Date(r.until).toISOString() })}\n`);
     return r;
@@ -165,23 +167,23 @@ export async function runExport(config: Pick<Config, 'dataDir' | 'audit'>, o: Ex
   if (format !== 'jsonl' && format !== 'syslog') throw new CliError(`bad --format "${format}": expected jsonl or syslog`, 2);
   const target = o.syslog !== undefined ? parseTarget(o.syslog) : null;
   const q = times(o);
-  const store = openStore(config);
+  const store = await openCliStore(config);
   try {
     const rows = store.iterate(q);
     if (format === 'jsonl') {
       let n = 0;
-      for (const r of rows) {
+      for await (const r of rows) {
         io.out(`${JSON.stringify(eventJson(r))}\n`);
         n++;
       }
       return n;
     }
-    const lines = (function* () {
-      for (const r of rows) yield syslogLine(r);
+    const lines = (async function* () {
+      for await (const r of rows) yield syslogLine(r);
     })();
     if (target === null) {
       let n = 0;
-      for (const l of lines) {
+      for await (const l of lines) {
         io.out(`${l}\n`);
         n++;
       }
@@ -189,7 +191,7 @@ export async function runExport(config: Pick<Config, 'dataDir' | 'audit'>, o: Ex
     }
     return await sendSyslog(target, lines);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

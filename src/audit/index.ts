@@ -1,12 +1,13 @@
 // The record store as the gateway uses it: open the store, put a queue in
 // front, keep the file archive, run retention at start and on a schedule.
-// `createAudit` is the one seam: a PostgreSQL store would be chosen here.
-import { join, resolve } from 'node:path';
+// The backend is chosen by openStore (open.ts), shared with the CLI.
+import { join } from 'node:path';
 import type { Config } from '../config/load';
 import type { Logger } from '../log';
 import { FileArchive, type ArchiveResult, type FileMeta } from './archive';
 import { AuditQueue, type QueueMetrics } from './queue';
 import { enforceRetention, type RetentionResult, type RetentionSettings } from './retention';
+import { backendOf, openStore, type AuditConfig } from './open';
 import { SqliteStore } from './sqlite';
 import type { AuditSink, Store } from './types';
 import type { Readable } from 'node:stream';
@@ -15,6 +16,7 @@ export { FileArchive, type ArchiveResult, type FileMeta } from './archive';
 export { AuditQueue, type QueueMetrics, type QueueSettings } from './queue';
 export { enforceRetention, type RetentionSettings } from './retention';
 export { SqliteStore } from './sqlite';
+export { openStore, dbPath, backendOf, NoStoreError } from './open';
 export { ftsQuery } from './fts';
 export { parseTime } from './time';
 export type * from './types';
@@ -31,20 +33,22 @@ export interface Audit {
   close(): Promise<void>;
 }
 
-export function dbPath(config: Pick<Config, 'dataDir' | 'audit'>): string {
-  return resolve(config.dataDir, config.audit.db_file);
-}
-
 export function retentionSettings(config: Pick<Config, 'audit'>): RetentionSettings {
   return { retentionDays: config.audit.retention_days, maxDbBytes: config.audit.max_db_bytes };
 }
 
-export function createAudit(config: Pick<Config, 'dataDir' | 'audit'>, deps: { logger: Logger; metrics: QueueMetrics }): Audit {
+export async function createAudit(config: AuditConfig, deps: { logger: Logger; metrics: QueueMetrics }): Promise<Audit> {
   const a = config.audit;
   const log = deps.logger;
-  const store = new SqliteStore(dbPath(config));
+  const store = await openStore(config, { readonly: false, logger: log });
+  let archive: FileArchive;
+  try {
+    archive = await FileArchive.open(config.dataDir, store, { enabled: a.files.enabled, maxFileBytes: a.files.max_file_bytes, maxTotalBytes: a.files.max_total_bytes }, log);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const queue = new AuditQueue(store, { queueMax: a.queue_max, batchMax: a.batch_max, flushIntervalMs: a.flush_interval_ms }, deps.metrics, log);
-  const archive = new FileArchive(config.dataDir, store, { enabled: a.files.enabled, maxFileBytes: a.files.max_file_bytes, maxTotalBytes: a.files.max_total_bytes }, log);
   const rs = retentionSettings(config);
   let running: Promise<RetentionResult> | null = null;
   const retention = (): Promise<RetentionResult> => {
@@ -63,7 +67,8 @@ export function createAudit(config: Pick<Config, 'dataDir' | 'audit'>, deps: { l
   const timer = setInterval(() => void retention(), a.retention_interval_ms);
   timer.unref();
   void retention();
-  log.info({ db: store.path, files: join(config.dataDir, 'files'), schema: store.db.pragma('user_version', { simple: true }) }, 'audit store open');
+  const where = store instanceof SqliteStore ? { db: store.path, writer: store.writerKind } : {};
+  log.info({ backend: backendOf(config), ...where, files: join(config.dataDir, 'files') }, 'audit store open');
   let closing: Promise<void> | null = null;
   return {
     sink: queue,
@@ -77,9 +82,9 @@ export function createAudit(config: Pick<Config, 'dataDir' | 'audit'>, deps: { l
         clearInterval(timer);
         if (running) await running;
         await archive.settle();
-        queue.close();
+        await queue.close();
         log.info({ written: queue.written, dropped: queue.dropped }, 'audit store closed');
-        store.close();
+        await store.close();
       })();
       return closing;
     },

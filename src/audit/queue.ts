@@ -1,9 +1,10 @@
 // The write path: recordEvent() pushes onto a bounded in-memory queue (O(1),
-// never blocks the relay); a timer drains it in batches, one transaction per
-// batch, yielding to the event loop between batches because better-sqlite3
-// is synchronous. A full queue drops (counted, warned at most every 10 s).
-// close() writes everything still queued: a SIGTERM drain loses nothing, a
-// crash loses at most what arrived since the last tick.
+// never blocks the relay); a timer (or a full batch) drains it in batches,
+// one store transaction per batch, one batch in flight at a time (the
+// SQLite writer thread or the PostgreSQL server does the work). A full queue
+// drops (counted, warned at most every 10 s). close() writes everything
+// still queued: a SIGTERM drain loses nothing, a crash loses at most what
+// arrived since the last tick.
 import type { ImEvent, Verdict } from '../events/types';
 import type { Logger } from '../log';
 import type { AuditRecord, AuditSink, Detail, Store } from './types';
@@ -32,6 +33,9 @@ export class AuditQueue implements AuditSink {
   private timer: NodeJS.Timeout | null = null;
   private soon: NodeJS.Immediate | null = null;
   private closed = false;
+  private closing: Promise<void> | null = null;
+  /** The running write loop; at most one batch write is in flight. */
+  private inFlight: Promise<void> | null = null;
   private attempts = 0;
   private droppedSinceWarn = 0;
   private lastWarn = 0;
@@ -44,7 +48,7 @@ export class AuditQueue implements AuditSink {
     private readonly metrics: QueueMetrics,
     private readonly logger: Logger,
   ) {
-    this.timer = setInterval(() => this.drainAsync(), settings.flushIntervalMs);
+    this.timer = setInterval(() => this.kick(), settings.flushIntervalMs);
     this.timer.unref();
   }
 
@@ -66,16 +70,20 @@ export class AuditQueue implements AuditSink {
       return;
     }
     this.items.push(detail === undefined ? { ev, verdict } : { ev, verdict, detail });
-    if (this.depth >= this.settings.batchMax && this.soon === null) this.soon = setImmediate(() => this.drainAsync());
+    if (this.depth >= this.settings.batchMax && this.soon === null && this.inFlight === null) this.soon = setImmediate(() => this.kick());
   }
 
-  /** Writes one batch; false when there was nothing to write or the write failed. */
-  private writeOne(): boolean {
+  /**
+   * Writes the batch at the head of the queue; false when there was nothing
+   * to write or the write failed. The batch stays queued (counted in depth)
+   * until its write settles, so a failed batch is retried in order.
+   */
+  private async writeOne(): Promise<boolean> {
     const n = Math.min(this.depth, this.settings.batchMax);
     if (n === 0) return false;
     const batch = this.items.slice(this.head, this.head + n);
     try {
-      this.store.writeBatch(batch);
+      await this.store.writeBatch(batch);
     } catch (err) {
       this.attempts++;
       this.metrics.failed?.(1);
@@ -100,30 +108,55 @@ export class AuditQueue implements AuditSink {
     return true;
   }
 
-  /** Timer / batch-full path: one batch per turn of the event loop until empty. */
-  private drainAsync(): void {
-    this.soon = null;
-    if (this.writeOne() && this.depth > 0 && !this.closed) this.soon = setImmediate(() => this.drainAsync());
-    this.metrics.depth(this.depth);
+  /**
+   * Writes batches until the queue is empty or a write fails (the timer
+   * retries). At most one batch is in flight: batches commit in order and
+   * the writer is never handed more than one batch of memory at a time.
+   */
+  private run(stopOnFailure: boolean): Promise<void> {
+    if (this.inFlight !== null) return this.inFlight;
+    const p = this.loop(stopOnFailure).finally(() => {
+      this.inFlight = null;
+      this.metrics.depth(this.depth);
+    });
+    this.inFlight = p;
+    return p;
   }
 
-  /** Writes everything queued now, synchronously (shutdown, tests). */
-  flush(): void {
+  private async loop(stopOnFailure: boolean): Promise<void> {
     while (this.depth > 0) {
-      if (!this.writeOne() && this.depth > 0 && this.attempts === 0) break;
+      if (!(await this.writeOne()) && (stopOnFailure || this.depth === 0)) return;
     }
+  }
+
+  /** Timer / batch-full path. */
+  private kick(): void {
+    this.soon = null;
+    if (this.depth === 0) {
+      this.metrics.depth(0);
+      return;
+    }
+    void this.run(true);
+  }
+
+  /** Writes everything queued now (shutdown, tests); a failing batch is retried at once, then dropped after MAX_ATTEMPTS. */
+  async flush(): Promise<void> {
+    // A timer-started run may stop on a failure: wait for it, then retry until empty.
+    while (this.inFlight !== null) await this.inFlight;
+    while (this.depth > 0) await this.run(false);
     this.metrics.depth(this.depth);
   }
 
   /** Stops the timer and writes the rest; later records are dropped (counted). */
-  close(): void {
-    if (this.closed) return;
+  async close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
     if (this.soon) clearImmediate(this.soon);
     this.timer = null;
     this.soon = null;
-    this.flush();
-    this.closed = true;
+    this.closing = this.flush();
+    return this.closing;
   }
 
   private drop(n: number, warn = true): void {

@@ -26,7 +26,7 @@ export async function enforceRetention(store: Store, archive: FileArchive | null
   let byAge = 0;
   if (s.retentionDays > 0) {
     for (;;) {
-      const r = store.deleteBefore(now - s.retentionDays * DAY_MS, CHUNK);
+      const r = await store.deleteBefore(now - s.retentionDays * DAY_MS, CHUNK);
       byAge += r.events;
       orphans.push(...r.orphanedPaths);
       if (r.events < CHUNK) break;
@@ -38,11 +38,11 @@ export async function enforceRetention(store: Store, archive: FileArchive | null
     // Estimate how many rows to drop from the average row size; repeat since
     // FTS and index pages free up unevenly.
     for (let round = 0; round < 50; round++) {
-      const st = store.stats();
+      const st = await store.stats();
       if (st.dbBytes <= s.maxDbBytes || st.events === 0) break;
       const perEvent = st.dbBytes / st.events;
       const n = Math.max(1, Math.min(CHUNK, Math.ceil(((st.dbBytes - s.maxDbBytes) / perEvent) * 1.1)));
-      const r = store.deleteOldest(n);
+      const r = await store.deleteOldest(n);
       bySize += r.events;
       orphans.push(...r.orphanedPaths);
       await yieldToLoop();

@@ -54,12 +54,12 @@ export function parseSyslogTarget(s: string): SyslogTarget {
 }
 
 /** Sends lines in order; resolves when all are handed to the kernel (TCP: flushed and closed). */
-export async function sendSyslog(target: SyslogTarget, lines: Iterable<string>): Promise<number> {
+export async function sendSyslog(target: SyslogTarget, lines: Iterable<string> | AsyncIterable<string>): Promise<number> {
   let n = 0;
   if (target.proto === 'udp') {
     const sock = createSocket(target.host.includes(':') ? 'udp6' : 'udp4');
     try {
-      for (const l of lines) {
+      for await (const l of lines) {
         await new Promise<void>((res, rej) => sock.send(Buffer.from(l, 'utf8'), target.port, target.host, (err) => (err ? rej(err) : res())));
         n++;
       }
@@ -72,7 +72,7 @@ export async function sendSyslog(target: SyslogTarget, lines: Iterable<string>):
     const s = connect({ host: target.host, port: target.port }, () => res(s));
     s.once('error', rej);
   });
-  for (const l of lines) {
+  for await (const l of lines) {
     const b = Buffer.from(l, 'utf8');
     if (!sock.write(`${b.length} `) || !sock.write(b)) await new Promise<void>((res) => sock.once('drain', () => res()));
     n++;

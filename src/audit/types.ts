@@ -49,7 +49,11 @@ export interface EventRow {
 
 export interface EventFilter {
   user?: string;
+  /** Matches the event's account or its peer (the account took part either way). */
   account?: string;
+  /** Exactly the event's peer (a user or a channel); with `account`, one conversation. */
+  peer?: string;
+  /** The event's protocol or its app. */
   protocol?: string;
   since?: number;
   until?: number;
@@ -59,7 +63,48 @@ export interface SearchQuery extends EventFilter {
   /** Free text; matched as quoted FTS5 phrase terms (never as FTS syntax). Empty: every event. */
   text?: string;
   kind?: string;
+  /** The verdict's action: allow | block | redact | log. */
+  action?: string;
+  /** Only events stored after this sequence number (the live view polls with the last seq it saw). */
+  afterSeq?: number;
+  /** Default newest first; a transcript reads oldest first. */
+  order?: 'newest' | 'oldest';
   limit?: number;
+}
+
+/** What a usage chart splits its counts by. */
+export type SeriesKey = 'protocol' | 'app' | 'user' | 'action' | 'kind';
+
+export interface SeriesQuery extends EventFilter {
+  since: number;
+  until: number;
+  /** Bucket width in ms; bucket starts are multiples of it (since the epoch). */
+  bucketMs: number;
+  by: SeriesKey;
+  /** Keep the `top` keys with the most events overall; the rest are summed under '(other)'. Default 8. */
+  top?: number;
+}
+
+/**
+ * Events in [t, t + bucketMs) whose split key is `key` (protocol: protocol or 'unknown'; app: the
+ * protocol and its app as the report's by_protocol lines, e.g. 'http/matrix'; user: user, client IP or '(unknown)').
+ */
+export interface SeriesPoint {
+  t: number;
+  key: string;
+  count: number;
+}
+
+/** One conversation: messages between an account and a peer (a user or a channel). */
+export interface Conversation {
+  protocol: string | null;
+  app: string | null;
+  account: string | null;
+  peer: string;
+  messages: number;
+  blocks: number;
+  first: number;
+  last: number;
 }
 
 export interface FileQuery {
@@ -119,27 +164,37 @@ export interface StoreStats {
   dbBytes: number;
 }
 
+/**
+ * Every method is asynchronous: the SQLite store may answer at once (or from a
+ * writer thread), PostgreSQL answers over the network. Callers always await.
+ */
 export interface Store {
   /** Writes a batch atomically (one transaction). */
-  writeBatch(records: readonly AuditRecord[]): void;
+  writeBatch(records: readonly AuditRecord[]): Promise<void>;
   /** Registers archived content (or its metadata alone when storedPath is null). */
-  putFile(f: { sha256: string; name: string | null; size: number; time: number; storedPath: string | null }): void;
-  search(q: SearchQuery): EventRow[];
-  files(q: FileQuery): FileRow[];
-  report(q: { since?: number; until?: number; topPeers?: number }): Report;
+  putFile(f: { sha256: string; name: string | null; size: number; time: number; storedPath: string | null }): Promise<void>;
+  search(q: SearchQuery): Promise<EventRow[]>;
+  files(q: FileQuery): Promise<FileRow[]>;
+  /** One archived file by its sha256 (the UI's download), or null. */
+  file(sha256: string): Promise<ArchivedFile | null>;
+  report(q: { since?: number; until?: number; topPeers?: number }): Promise<Report>;
+  /** Event counts per time bucket and key, for the usage charts; buckets with no events are absent. */
+  series(q: SeriesQuery): Promise<SeriesPoint[]>;
+  /** Conversations with messages in the window, most recent first (default limit 100). */
+  conversations(q: EventFilter & { limit?: number }): Promise<Conversation[]>;
   /** Events in insertion order from `since` (ms), for export; iterates lazily. */
-  iterate(q: { since?: number; until?: number }): IterableIterator<EventRow>;
-  count(q?: EventFilter): number;
-  stats(): StoreStats;
+  iterate(q: { since?: number; until?: number }): AsyncIterableIterator<EventRow>;
+  count(q?: EventFilter): Promise<number>;
+  stats(): Promise<StoreStats>;
   /**
    * Deletes events (and their FTS rows) older than `before` (at most `limit`), sessions that no
    * longer have events, and file rows no event refers to; returns archived
    * paths that are now unreferenced, for the archive to unlink.
    */
-  deleteBefore(before: number, limit?: number): { events: number; orphanedPaths: string[] };
+  deleteBefore(before: number, limit?: number): Promise<{ events: number; orphanedPaths: string[] }>;
   /** Deletes the oldest `n` events (size retention); same cleanup as deleteBefore. */
-  deleteOldest(n: number): { events: number; orphanedPaths: string[] };
+  deleteOldest(n: number): Promise<{ events: number; orphanedPaths: string[] }>;
   /** Sum of archived bytes (rows with a stored path). */
-  archivedBytes(): number;
-  close(): void;
+  archivedBytes(): Promise<number>;
+  close(): Promise<void>;
 }

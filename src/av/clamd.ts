@@ -8,6 +8,8 @@ import { connect, ioError, isPeerClosed, writable, type Endpoint } from './socke
 
 /** clamd replies are one short line; anything longer is not clamd. */
 const MAX_REPLY = 4096;
+/** Bytes queued on the clamd socket before the pump waits for it to drain. */
+const IN_FLIGHT_BYTES = 1024 * 1024;
 
 /** Parses one NUL/newline-terminated INSTREAM reply. */
 export function parseClamdReply(raw: string): Verdict {
@@ -91,7 +93,10 @@ export class ClamdScanner implements Scanner {
           const len = Buffer.allocUnsafe(4);
           len.writeUInt32BE(piece.length, 0);
           sock.write(len);
-          if (!sock.write(piece)) await writable(sock);
+          // Waiting for 'drain' after every 64 KiB made each chunk a round trip
+          // (4x slower than a bare client); a bounded amount in flight keeps
+          // clamd busy while memory stays capped.
+          if (!sock.write(piece) && sock.writableLength > IN_FLIGHT_BYTES) await writable(sock);
         }
       }
       if (!sock.destroyed && sock.writable) sock.write(Buffer.alloc(4));

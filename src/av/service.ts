@@ -12,8 +12,8 @@ import { ClamdScanner } from './clamd';
 import { CommandScanner } from './command';
 import { IcapScanner } from './icap-client';
 import type { AvConfig, ScannerConfig } from './schema';
-import type { Scanner } from './scanner';
-import { spool, type SpooledContent } from './spool';
+import type { Scanner, ScanSource } from './scanner';
+import { spool } from './spool';
 import type { AvService, ScanOutcome, ScanRequest, ScanResult } from './types';
 
 export interface AvDeps {
@@ -123,6 +123,24 @@ export class AvServiceImpl implements AvService {
     }
   }
 
+  /** Sizes the ICAP door needs to hold a transfer body itself (src/av/held-scan.ts). */
+  get limits(): { spoolThresholdBytes: number; maxScanBytes: number; overLimitAllows: boolean; spoolDir: string } {
+    return { spoolThresholdBytes: this.cfg.spool_threshold_bytes, maxScanBytes: this.cfg.max_scan_bytes, overLimitAllows: this.cfg.over_limit === 'allow', spoolDir: this.spoolDir };
+  }
+
+  /** Scans content the caller already holds and hashed (no second spool); the caller disposes it. */
+  async scanSource(src: ScanSource, req: ScanRequest): Promise<ScanResult> {
+    const t0 = performance.now();
+    if (!this.enabled) return { outcome: { status: 'clean' }, scanner: 'none', sha256: src.sha256, size: src.size, cached: false, durationMs: 0 };
+    if (src.size > this.cfg.max_scan_bytes) return this.overLimit(src.size, src.sha256, req, performance.now() - t0);
+    return this.scanAll(src, req, t0);
+  }
+
+  /** What content over max_scan_bytes gets, for callers that see the size before reading. */
+  overLimitResult(size: number, req: ScanRequest): ScanResult {
+    return this.overLimit(size, undefined, req, 0);
+  }
+
   private overLimit(size: number, sha256: string | undefined, req: ScanRequest, durationMs: number): ScanResult {
     const failOpen = this.cfg.over_limit === 'allow';
     this.deps.metrics?.avScansTotal.inc({ scanner: 'all', status: 'over_limit' });
@@ -137,7 +155,7 @@ export class AvServiceImpl implements AvService {
     };
   }
 
-  private async scanAll(src: SpooledContent, req: ScanRequest, t0: number): Promise<ScanResult> {
+  private async scanAll(src: ScanSource, req: ScanRequest, t0: number): Promise<ScanResult> {
     const m = this.deps.metrics;
     const per = await Promise.all(
       this.scanners.map(async (s): Promise<{ s: GuardedScanner; r: GuardedOutcome; cached: boolean }> => {

@@ -20,13 +20,15 @@ export type SpoolResult =
 
 export class SpooledContent implements ScanSource {
   private tmpFile: string | null;
+  /** Further files derived from this content (a part written out for a command scanner). */
+  private readonly extra: string[] = [];
 
   constructor(
     readonly size: number,
     readonly sha256: string,
     private readonly chunks: Buffer[] | null,
     private readonly file: string | null,
-    private readonly dir: string,
+    readonly dir: string,
   ) {
     this.tmpFile = null;
   }
@@ -40,6 +42,13 @@ export class SpooledContent implements ScanSource {
     return Readable.from(this.chunks ?? [], { objectMode: false });
   }
 
+  /** Bytes [start, end) as a fresh stream (one multipart part of a held body). */
+  openRange(start: number, end: number): Readable {
+    if (end <= start) return Readable.from([], { objectMode: false });
+    if (this.file !== null) return fs.createReadStream(this.file, { start, end: end - 1, highWaterMark: 65_536 });
+    return Readable.from(sliceChunks(this.chunks ?? [], start, end), { objectMode: false });
+  }
+
   async path(): Promise<string> {
     if (this.file !== null) return this.file;
     if (this.tmpFile === null) {
@@ -51,15 +60,33 @@ export class SpooledContent implements ScanSource {
     return this.tmpFile;
   }
 
+  /** Removes `file` with this content on dispose(). */
+  adopt(file: string): void {
+    this.extra.push(file);
+  }
+
   async dispose(): Promise<void> {
-    for (const p of [this.file, this.tmpFile]) {
+    for (const p of [this.file, this.tmpFile, ...this.extra.splice(0)]) {
       if (p !== null) await fs.promises.rm(p, { force: true });
     }
     this.tmpFile = null;
   }
 }
 
-function tempName(dir: string): string {
+/** Views (no copies) of the chunks covering [start, end). */
+function sliceChunks(chunks: Buffer[], start: number, end: number): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const c of chunks) {
+    const cEnd = at + c.length;
+    if (cEnd > start && at < end) out.push(c.subarray(Math.max(0, start - at), Math.min(c.length, end - at)));
+    at = cEnd;
+    if (at >= end) break;
+  }
+  return out;
+}
+
+export function tempName(dir: string): string {
   return path.join(dir, `scan-${process.pid}-${randomBytes(8).toString('hex')}`);
 }
 

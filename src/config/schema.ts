@@ -188,10 +188,47 @@ const redirect = z
   .strict()
   .default({});
 
+/**
+ * The PostgreSQL record store (src/audit/pg/), for a fleet of gateways writing
+ * one store: a connection string (`url`) or host/port/database/user, and the
+ * password inline or from a file (relative to the config file).
+ */
+const auditPostgres = z
+  .object({
+    url: z
+      .string({ invalid_type_error: 'expected a string' })
+      .regex(/^postgres(ql)?:\/\/\S+$/, 'expected a postgres:// or postgresql:// connection string')
+      .optional(),
+    host: str.optional(),
+    port: int(1, 65535).default(5432),
+    database: str.default('imgate'),
+    user: str.default('imgate'),
+    password: str.optional(),
+    /** File holding the password (first line); relative to the config file. */
+    password_file: str.optional(),
+    /** Connections per gateway process (the queue writes on one; CLI and UI read on the rest). */
+    pool_max: count(1000).default(10),
+    /** Server-side statement_timeout for every statement (0: none). */
+    statement_timeout_ms: int(0, 2_147_483_647, 'an integer 0-2147483647 (milliseconds)').default(30_000),
+    connect_timeout_ms: ms.default(10_000),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.url !== undefined && p.host !== undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['host'], message: 'expected at most one of url or host' });
+    }
+    if (p.password !== undefined && p.password_file !== undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['password_file'], message: 'expected at most one of password or password_file' });
+    }
+  });
+
 /** The record store (src/audit/): where every decided IM event is kept. */
 const audit = z
   .object({
     enabled: bool.default(true),
+    /** sqlite: one file under data_dir; postgres: the `postgres` block (a fleet can share it). */
+    backend: oneOf(['sqlite', 'postgres']).default('sqlite'),
+    postgres: auditPostgres.optional(),
     /** SQLite file, relative to data_dir. */
     db_file: str.default('imgate.db'),
     queue_max: count(10_000_000).default(100_000),
@@ -212,6 +249,48 @@ const audit = z
       .default({}),
   })
   .strict()
+  .superRefine((a, ctx) => {
+    if (a.backend === 'postgres' && (a.postgres === undefined || (a.postgres.url === undefined && a.postgres.host === undefined))) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['postgres'], message: 'backend postgres needs postgres.url or postgres.host' });
+    }
+  })
+  .default({});
+
+/**
+ * Admin UI credentials. Neither token nor basic set: a random token is
+ * generated into data_dir/admin-token (0600) on first start (src/admin/auth.ts).
+ */
+const adminAuth = z
+  .object({
+    /** Bearer token (also accepted as the Basic password, so a browser prompt works). */
+    token: str.min(16, 'expected at least 16 characters').optional(),
+    /** File holding the token (first line); relative to the config file. */
+    token_file: str.optional(),
+    basic: z
+      .object({
+        user: str.regex(/^[^:\s]+$/, 'expected a name without ":" or spaces'),
+        password_sha256: z
+          .string({ invalid_type_error: 'expected a hex string' })
+          .regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters (SHA-256 of the password)')
+          .optional(),
+        /** File holding the password (first line); relative to the config file. */
+        password_file: str.optional(),
+      })
+      .strict()
+      .superRefine((b, ctx) => {
+        if ((b.password_sha256 === undefined) === (b.password_file === undefined)) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected exactly one of password_sha256 or password_file' });
+        }
+      })
+      .optional(),
+    realm: str.regex(/^[^"\r\n]*$/, 'expected no quotes or newlines').default('imgate admin'),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.token !== undefined && a.token_file !== undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected at most one of token or token_file' });
+    }
+  })
   .default({});
 
 export const configSchema = z
@@ -244,7 +323,16 @@ export const configSchema = z
     av: avSchema,
     redirect,
     audit,
-    admin: z.object({ enabled: bool.default(true), listen: listen(9090) }).strict().default({}),
+    admin: z
+      .object({
+        enabled: bool.default(true),
+        listen: listen(9090),
+        /** The web UI and /api/* (health, readiness and metrics stay open for scrapers). */
+        ui: bool.default(true),
+        auth: adminAuth,
+      })
+      .strict()
+      .default({}),
     shutdown: z.object({ drain_timeout_ms: int(0, 3_600_000).default(10_000) }).strict().default({}),
   })
   .strict();

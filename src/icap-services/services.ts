@@ -59,6 +59,11 @@ function decide(deps: IcapServiceDeps, req: IcapRequest): IcapVerdict | Promise<
       delete ev.verdict;
       return web.inspector.inspect(req, match, ev);
     }
+    // Not web IM: with AV on, every body that crosses is a file to scan (uploads and downloads).
+    if (web.inspector.scansTransfers()) {
+      delete ev.verdict;
+      return web.inspector.transfer(req, ev);
+    }
   }
   return ALLOW;
 }

@@ -9,7 +9,7 @@ import { newEventId } from '../events/id';
 import type { EventDoor, ImEvent, Verdict } from '../events/types';
 import type { Logger } from '../log';
 import type { PolicyStore } from '../policy/store';
-import { directionOf, type EventDraft, type InspectOptions, type SessionContext, type SessionLogger } from '../protocols/types';
+import { directionOf, type EventDraft, type FileDataSink, type InspectOptions, type SessionContext, type SessionLogger } from '../protocols/types';
 import type { InspectSettings } from './settings';
 
 export interface ContextDeps {
@@ -18,6 +18,8 @@ export interface ContextDeps {
   logger: Logger;
   /** The record store's queue (src/audit); absent when recording is off. */
   audit?: AuditSink;
+  /** Starts a reassembled file's transfer (hash, AV, archive: src/inspect/file-transfer.ts); set by createInspector. */
+  openFile?: (facts: TunnelFacts, settings: InspectSettings, draft: EventDraft) => FileDataSink;
 }
 
 export interface TunnelFacts {
@@ -129,14 +131,19 @@ export function recordEvent(deps: ContextDeps, ev: ImEvent, verdict: Verdict, de
 
 export class TunnelSessionContext implements SessionContext {
   readonly log: SessionLogger;
+  readonly openFile?: (draft: EventDraft) => FileDataSink;
 
+  // facts and settings are protected, not readonly: the forwarded-request
+  // context (forward.ts) re-points one context at each request in turn.
   constructor(
-    private readonly deps: ContextDeps,
-    private readonly facts: TunnelFacts,
-    private readonly settings: InspectSettings,
+    protected readonly deps: ContextDeps,
+    protected facts: TunnelFacts,
+    protected settings: InspectSettings,
     protocol: string,
   ) {
     this.log = new TunnelLog(deps.logger, facts, protocol);
+    const open = deps.openFile;
+    if (open !== undefined) this.openFile = (draft) => open(this.facts, this.settings, draft);
   }
 
   get conn(): string {

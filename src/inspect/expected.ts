@@ -7,6 +7,7 @@ import type { Verdict } from '../events/types';
 import type { ProtocolModule } from '../protocols/types';
 import { normalizeAddress } from '../util/cidr';
 import { eventFromDraft, recordEvent, type ContextDeps } from './context';
+import { expectedTunnels } from './file-data';
 
 /** Undefined when no protocol expected this destination; else whether it may proceed. */
 export function decideExpected(deps: ContextDeps, modules: readonly ProtocolModule[], req: TunnelRequest, logTextMax: number): boolean | undefined {
@@ -22,7 +23,10 @@ export function decideExpected(deps: ContextDeps, modules: readonly ProtocolModu
     const verdict: Verdict = now.action !== 'block' && expected.offer.action === 'block' ? expected.offer : now;
     ev.verdict = verdict;
     recordEvent(deps, ev, verdict, expected.event.detail, logTextMax);
-    return verdict.action !== 'block';
+    const allowed = verdict.action !== 'block';
+    // A file's data connection is hashed as it passes (file-data.ts).
+    if (allowed && expected.event.kind === 'file') expectedTunnels.add(req.id, expected);
+    return allowed;
   }
   return undefined;
 }

@@ -61,6 +61,26 @@ export interface SessionContext {
   /** Policy choices that are not per-event, e.g. STARTTLS handling. */
   readonly options: InspectOptions;
   readonly log: SessionLogger;
+  /**
+   * Starts a file the dissector reassembles from its own stream (XMPP IBB):
+   * the sink hashes it, streams it to AV, archives it and records one 'file'
+   * event when it ends. Absent outside a gateway (replay, harnesses): the
+   * dissector then hashes and decides the completed transfer itself.
+   */
+  readonly openFile?: (draft: EventDraft) => FileDataSink;
+}
+
+/** Where a reassembled file's bytes go (see SessionContext.openFile). */
+export interface FileDataSink {
+  /** Next bytes of the file, in order; the sink may keep `chunk` (callers pass fresh buffers). */
+  write(chunk: Buffer): void;
+  /**
+   * No more bytes: `ended` says the protocol closed the transfer normally.
+   * The sink records one 'file' event: size, sha256, detail.transfer
+   * complete (ended and the declared size, if any, matches) or partial.
+   * `detail` is merged into the event's detail. Idempotent.
+   */
+  end(ended: boolean, detail?: Record<string, string | number | boolean>): void;
 }
 
 export interface InspectOptions {

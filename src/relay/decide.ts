@@ -9,6 +9,7 @@ import { newEventId } from '../events/id';
 import type { ImEvent } from '../events/types';
 import type { Logger } from '../log';
 import type { PolicyStore } from '../policy/store';
+import type { AuditSink } from '../audit/types';
 import { normalizeAddress } from '../util/cidr';
 
 export type ForwardRequest = TunnelRequest & { method: string; path: string };
@@ -48,6 +49,19 @@ export interface DecideDeps {
   policy: PolicyStore;
   metrics: Metrics;
   logger: Logger;
+  /** The record store's queue: blocks and `log` verdicts are recorded (allowed tunnels and requests are not: see below). */
+  audit?: AuditSink;
+}
+
+/**
+ * A refusal by access.destinations (before any policy rule): recorded as a
+ * blocked event whose rule names the config section, so `imgate search
+ * --action block` shows every connection the gateway refused.
+ */
+export function recordAccessRefusal(deps: DecideDeps, ev: ImEvent): void {
+  const verdict = { action: 'block' as const, rule: 'access.destinations' };
+  ev.verdict = verdict;
+  deps.audit?.record(ev, verdict, { stage: 'pre-dial' });
 }
 
 /** Evaluates one event; true when it may proceed. Logs blocks and 'log' rules. */
@@ -56,9 +70,14 @@ export function decide(deps: DecideDeps, ev: ImEvent): boolean {
   ev.verdict = verdict;
   deps.metrics.policyVerdicts.inc({ action: verdict.action });
   // 'redact' has nothing to redact in an opaque tunnel or a request head; it
-  // acts as allow until the IM dissectors look inside.
+  // acts as allow until the IM dissectors look inside. Allowed tunnels and
+  // forwarded requests are not recorded: a tunnel's record is what its
+  // dissector decides (IM events, the TLS app, an unknown protocol's
+  // fingerprint: one event per tunnel at most), and one row per allowed web
+  // request would flood the store with browsing.
   if (verdict.action === 'allow' || verdict.action === 'redact') return true;
   const blocked = verdict.action === 'block';
+  deps.audit?.record(ev, verdict, { stage: 'pre-dial' });
   deps.logger.info(
     {
       door: ev.door,

@@ -13,7 +13,8 @@ import { dial } from './dial';
 import { DestinationRules } from './destinations';
 import type { OnTunnel } from './relay';
 import type { PolicyStore } from '../policy/store';
-import { connectionEvent, decide, forwardEvent, type ForwardRequest } from './decide';
+import { connectionEvent, decide, forwardEvent, recordAccessRefusal, type ForwardRequest } from './decide';
+import type { AuditSink } from '../audit/types';
 
 export interface AccessSnapshot {
   clients: CidrList;
@@ -45,11 +46,19 @@ export interface HookDeps {
    * decides the tunnel, undefined means none was expected.
    */
   expected?: (req: TunnelRequest) => boolean | undefined;
+  /** Record store sink for pre-dial decisions; default: the data phase's (onTunnel.extras). */
+  audit?: AuditSink;
+  /** Body inspector for forwarded requests; default: the data phase's (onTunnel.extras). */
+  inspectForward?: DoorHooks['inspectForward'];
 }
 
-export function createDoorHooks(deps: HookDeps): GatewayDoorHooks {
+export function createDoorHooks(hookDeps: HookDeps): GatewayDoorHooks {
+  const extras = hookDeps.onTunnel.extras;
+  const audit = hookDeps.audit ?? extras?.audit;
+  const inspectForward = hookDeps.inspectForward ?? extras?.inspectForward;
+  const deps: HookDeps = { ...hookDeps, ...(audit !== undefined ? { audit } : {}) };
   const { metrics, logger } = deps;
-  return {
+  const hooks: GatewayDoorHooks = {
     allowClient(address: string): boolean {
       return deps.access().clients.matches(address);
     },
@@ -57,7 +66,11 @@ export function createDoorHooks(deps: HookDeps): GatewayDoorHooks {
       return deps.access().users.verify(user, password);
     },
     allowDestination(req: TunnelRequest): boolean {
-      if (!deps.access().destinations.allows(req.destination)) return false;
+      if (!deps.access().destinations.allows(req.destination)) {
+        // A forwarded request's method and path are not known here: its record is a connection event.
+        recordAccessRefusal(deps, connectionEvent(req));
+        return false;
+      }
       // Forwarded requests are decided per request in onForward, with the URL.
       if (req.mode === 'forward') return true;
       return deps.expected?.(req) ?? decide(deps, connectionEvent(req));
@@ -97,4 +110,6 @@ export function createDoorHooks(deps: HookDeps): GatewayDoorHooks {
       return decide(deps, forwardEvent(req));
     },
   };
+  if (inspectForward !== undefined) hooks.inspectForward = inspectForward;
+  return hooks;
 }

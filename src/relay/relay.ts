@@ -5,7 +5,8 @@
 // given. Byte counts come from bytesRead/bytesWritten at close, never from
 // per-chunk listeners.
 import type { Socket } from 'node:net';
-import type { TunnelRequest } from '../../socks/types';
+import type { DoorHooks, TunnelRequest } from '../../socks/types';
+import type { AuditSink } from '../audit/types';
 import type { Metrics } from '../admin/metrics';
 import type { Logger } from '../log';
 import { normalizeAddress } from '../util/cidr';
@@ -33,7 +34,17 @@ export interface TunnelHandle {
   fail(why: string): void;
 }
 
-export type DataPhase = (t: TunnelHandle) => void;
+/**
+ * What a data phase offers the door hooks beside tunnels (src/inspect/ fills
+ * it): the body inspector for forwarded requests and the record store sink,
+ * so pre-dial decisions are recorded like IM events.
+ */
+export interface DataPhaseExtras {
+  inspectForward?: DoorHooks['inspectForward'];
+  audit?: AuditSink;
+}
+
+export type DataPhase = ((t: TunnelHandle) => void) & { extras?: DataPhaseExtras };
 
 /** The bare relay: kernel-to-kernel as far as Node allows, no per-chunk JS of ours. */
 export function pipeBoth(client: Socket, upstream: Socket, head: Buffer): void {
@@ -42,7 +53,7 @@ export function pipeBoth(client: Socket, upstream: Socket, head: Buffer): void {
   upstream.pipe(client);
 }
 
-export type OnTunnel = (req: TunnelRequest, client: Socket, upstream: Socket, head: Buffer) => void;
+export type OnTunnel = ((req: TunnelRequest, client: Socket, upstream: Socket, head: Buffer) => void) & { extras?: DataPhaseExtras };
 
 /** Runs `fn` once when the socket closes, including when it closed before we got it. */
 function watchClose(socket: Socket, fn: () => void): void {
@@ -53,7 +64,7 @@ function watchClose(socket: Socket, fn: () => void): void {
 export function createRelay(deps: RelayDeps): OnTunnel {
   const { metrics, logger, tracker } = deps;
 
-  return function onTunnel(req, client, upstream, head) {
+  const onTunnel: OnTunnel = function onTunnel(req, client, upstream, head) {
     const clientIp = normalizeAddress(req.client.address);
     const dest = `${req.destination.host}:${req.destination.port}`;
     if (logger.isLevelEnabled('debug')) {
@@ -112,4 +123,6 @@ export function createRelay(deps: RelayDeps): OnTunnel {
     if (deps.dataPhase) deps.dataPhase({ req, client, upstream, head, clientIp, fail: teardown });
     else pipeBoth(client, upstream, head);
   };
+  if (deps.dataPhase?.extras !== undefined) onTunnel.extras = deps.dataPhase.extras;
+  return onTunnel;
 }

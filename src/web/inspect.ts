@@ -14,6 +14,7 @@ import { recordEvent } from '../inspect/context';
 import type { Logger } from '../log';
 import type { PolicyStore } from '../policy/store';
 import { escapeXml } from '../protocols/xmpp';
+import { blockResponse } from '../icap-services/block-page';
 import { webBlockResponse } from './block';
 import { extractBosh } from './bosh';
 import type { EndpointMatch, WebImCatalog } from './catalog';
@@ -24,6 +25,7 @@ import { formEncode } from './form';
 import { jsonLiteral } from './json-scan';
 import { MsnGatewaySessions } from './msn';
 import { readBounded } from './read-body';
+import { AvTransfer } from './transfer';
 
 export interface WebImDeps {
   policy: PolicyStore;
@@ -90,9 +92,44 @@ export function splice(body: Buffer, reps: Replacement[]): Buffer {
 
 export class WebImInspector {
   private readonly msn: MsnGatewaySessions;
+  private readonly transfers: AvTransfer;
 
   constructor(private readonly deps: WebImDeps) {
     this.msn = new MsnGatewaySessions(deps, 1024 * 1024);
+    this.transfers = new AvTransfer(deps);
+  }
+
+  /** True when AV scanners are configured: every body crossing the door is then a file to scan. */
+  scansTransfers(): boolean {
+    return this.transfers.enabled();
+  }
+
+  /** Any upload or download that is not web IM: held, scanned, passed on or blocked (HTML/JSON block page). */
+  transfer(req: IcapRequest, base: ImEvent): Promise<IcapVerdict> {
+    return this.transfers.handle(req, base, {
+      recordClean: false,
+      block: (ev, v, what) => {
+        const page = blockResponse({ rule: v.rule, reference: ev.id, url: base.url }, req.httpRequest?.get('accept'));
+        this.deps.logger.info(
+          { conn: req.connectionId, icap: req.id, method: req.method, client: base.clientIp, user: base.user, url: base.url, rule: v.rule, reference: ev.id, what },
+          'blocked',
+        );
+        return { kind: 'block', response: page.head, body: page.body, reason: `rule ${v.rule}` };
+      },
+    });
+  }
+
+  /** A web IM endpoint's files in a body too large to inspect: scanned as a transfer, blocked in the app's shape. */
+  private appTransfer(req: IcapRequest, match: EndpointMatch, base: ImEvent): Promise<IcapVerdict> {
+    const ep = match.endpoint;
+    const name = ep.file_name.map((src) => (src.startsWith('query:') ? match.query.get(src.slice(6)) : null)).find((v) => v !== null && v !== '');
+    return this.transfers.handle(req, base, {
+      app: ep.app,
+      protocol: ep.protocol,
+      ...(name != null ? { name } : {}),
+      recordClean: true,
+      block: (ev, v, what) => this.block(req, match, base, ev, v, what),
+    });
   }
 
   async inspect(req: IcapRequest, match: EndpointMatch, base: ImEvent): Promise<IcapVerdict> {
@@ -106,6 +143,10 @@ export class WebImInspector {
     const ep = match.endpoint;
     const log = { conn: req.connectionId, icap: req.id, client: base.clientIp, user: base.user, app: ep.app, url: base.url };
     const declared = contentLength(head);
+    // Files too large to read as one body are still scanned, streamed through the spool.
+    if (ep.files.length > 0 && declared !== 'bad' && (declared === undefined || declared > maxBody) && this.transfers.enabled()) {
+      return this.appTransfer(req, match, base);
+    }
     if (typeof declared === 'number' && declared > maxBody) {
       this.deps.logger.info({ ...log, bytes: declared, limit: maxBody }, 'web IM body over the inspection limit: decided on the heads only');
       return ALLOW;

@@ -14,7 +14,7 @@ export interface Part {
   end: number;
 }
 
-const MAX_PART_HEAD = 8192;
+export const MAX_PART_HEAD = 8192;
 
 /** The boundary parameter of a multipart Content-Type, or null. */
 export function multipartBoundary(contentType: string | undefined): string | null {
@@ -38,6 +38,24 @@ function param(disposition: string, key: string): string | undefined {
   return m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2];
 }
 
+/** Name, file name and type from one part head (the lines between the delimiter and the blank line). */
+export function parsePartHead(text: string): Pick<Part, 'name' | 'filename' | 'contentType'> {
+  const out: Pick<Part, 'name' | 'filename' | 'contentType'> = {};
+  for (const line of text.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new WebBodyError('multipart', `bad part header line ${JSON.stringify(line.slice(0, 60))}`);
+    const hname = line.slice(0, colon).trim().toLowerCase();
+    const hval = line.slice(colon + 1).trim();
+    if (hname === 'content-disposition') {
+      const name = param(hval, 'name');
+      const filename = param(hval, 'filename');
+      if (name !== undefined) out.name = name;
+      if (filename !== undefined) out.filename = filename;
+    } else if (hname === 'content-type') out.contentType = hval;
+  }
+  return out;
+}
+
 export function scanMultipart(buf: Buffer, boundary: string, maxParts: number): Part[] {
   const delim = Buffer.from(`--${boundary}`, 'latin1');
   const next = Buffer.from(`\r\n--${boundary}`, 'latin1');
@@ -58,20 +76,7 @@ export function scanMultipart(buf: Buffer, boundary: string, maxParts: number): 
     const contentStart = emptyHead ? i + 2 : headEnd + 4;
     if (!emptyHead && (headEnd < 0 || headEnd - i > MAX_PART_HEAD)) throw new WebBodyError('multipart', `part head missing or longer than ${MAX_PART_HEAD} bytes at byte ${i}`);
     const part: Part = { start: contentStart, end: contentStart };
-    if (!emptyHead) {
-      for (const line of buf.toString('utf8', i, headEnd).split('\r\n')) {
-        const colon = line.indexOf(':');
-        if (colon <= 0) throw new WebBodyError('multipart', `bad part header line ${JSON.stringify(line.slice(0, 60))}`);
-        const hname = line.slice(0, colon).trim().toLowerCase();
-        const hval = line.slice(colon + 1).trim();
-        if (hname === 'content-disposition') {
-          const name = param(hval, 'name');
-          const filename = param(hval, 'filename');
-          if (name !== undefined) part.name = name;
-          if (filename !== undefined) part.filename = filename;
-        } else if (hname === 'content-type') part.contentType = hval;
-      }
-    }
+    if (!emptyHead) Object.assign(part, parsePartHead(buf.toString('utf8', i, headEnd)));
     const end = buf.indexOf(next, contentStart);
     if (end < 0) throw new WebBodyError('multipart', 'no closing boundary');
     part.end = end;

@@ -16,17 +16,9 @@ import { sleep } from './helpers/ports';
 import { Prosody, XMPP_DOMAIN } from './helpers/prosody';
 import { SocksForwarder } from './helpers/socks-forwarder';
 import { XmppClient } from './helpers/xmpp-client';
+import { imPolicy } from './helpers/im-policy';
 
-const POLICY = `
-default: allow
-rules:
-  - id: no-falcon
-    when: { kind: message, text_matches: ["(?i)project\\\\s+falcon"] }
-    then: block
-  - id: mask-cards
-    when: { kind: message, text_matches: ["\\\\b\\\\d{4}[ -]?\\\\d{4}[ -]?\\\\d{4}[ -]?\\\\d{4}\\\\b"] }
-    then: redact
-`;
+const POLICY = imPolicy();
 const CHANNEL = '#audit';
 const N = 2000;
 

@@ -7,20 +7,9 @@ import { SocksClient } from 'socks';
 import { Gateway } from './helpers/gateway';
 import { Prosody, XMPP_DOMAIN } from './helpers/prosody';
 import { XmppClient } from './helpers/xmpp-client';
+import { imPolicy, XMPP_USERS } from './helpers/im-policy';
 
-const USERS = [
-  { name: 'alice', password: 'alicepw' },
-  { name: 'bob', password: 'bobpw' },
-];
-const POLICY = `default: allow
-rules:
-  - id: no-falcon
-    when: { kind: message, text_matches: ["(?i)project\\\\s+falcon"] }
-    then: block
-  - id: mask-cards
-    when: { kind: message, text_matches: ["\\\\b\\\\d{4}[ -]?\\\\d{4}[ -]?\\\\d{4}[ -]?\\\\d{4}\\\\b"] }
-    then: redact
-`;
+const POLICY = imPolicy();
 const NS = 'http://jabber.org/protocol/httpbind';
 
 /** Minimal HTTP/1.1 client over one socket: one request at a time, Content-Length responses. */
@@ -75,7 +64,7 @@ const wrap = (inner: string, extra = '') => `<body rid='${++rid}' sid='${sid}' x
 const say = (text: string, id: string) => http.post(wrap(`<message xmlns='jabber:client' to='bob@${XMPP_DOMAIN}/t' type='chat' id='${id}'><body>${text}</body></message>`));
 
 beforeAll(async () => {
-  prosody = await Prosody.start(USERS, { http: true });
+  prosody = await Prosody.start(XMPP_USERS, { http: true });
   gw = await Gateway.start({ name: 'http-im', policy: POLICY });
   bob = new XmppClient(`xmpp://127.0.0.1:${prosody.c2sPort}`, XMPP_DOMAIN, 'bob', 'bobpw');
   const online = await bob.waitFor((e) => e.ev === 'online' || e.ev === 'start-failed' || e.ev === 'error', 10000);

@@ -7,27 +7,20 @@ import { Gateway } from './helpers/gateway';
 import { Prosody, XMPP_DOMAIN } from './helpers/prosody';
 import { XmppClient } from './helpers/xmpp-client';
 import { SocksForwarder } from './helpers/socks-forwarder';
+import { imPolicy } from './helpers/im-policy';
 
 const USERS = [
   { name: 'alice', password: 'alicepw' },
   { name: 'bob', password: 'bobpw' },
   { name: 'mallory', password: 'mallorypw' },
 ];
-const POLICY = `default: allow
-rules:
-  - id: no-falcon
-    when: { kind: message, text_matches: ["(?i)project\\\\s+falcon"] }
-    then: block
-  - id: mask-cards
-    when: { kind: message, text_matches: ["\\\\b\\\\d{4}[ -]?\\\\d{4}[ -]?\\\\d{4}[ -]?\\\\d{4}\\\\b"] }
-    then: redact
-  - id: banned-account
+const POLICY = imPolicy(`  - id: banned-account
     when: { account: ["mallory@${XMPP_DOMAIN}"] }
     then: block
   - id: no-files
     when: { kind: file }
     then: block
-`;
+`);
 const BOB = `bob@${XMPP_DOMAIN}/t`;
 
 let prosody: Prosody;

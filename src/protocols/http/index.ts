@@ -15,3 +15,4 @@ export const httpModule: ProtocolModule = {
 export { probeHttp } from './probe';
 export { HttpSession, HTTP_HEAD_LIMITS, MAX_PIPELINE } from './session';
 export { WsReader, buildFrame, type WsFrame } from './websocket';
+export { ForwardedIm, boshSid, type ForwardedExchange, type ForwardedLimits, type HeaderMap } from './forwarded';

@@ -31,7 +31,7 @@ interface Pending {
   headOut?: Buffer;
 }
 
-function withApp(ctx: SessionContext, app: string): SessionContext {
+export function withApp(ctx: SessionContext, app: string): SessionContext {
   return {
     conn: ctx.conn,
     destination: ctx.destination,

@@ -10,7 +10,11 @@ export interface MessageInfo {
   account: string | undefined;
   /** The other party for this target (target for c2s, sender nick for s2c). */
   peer: string | undefined;
-  /** Channel the message went to (s2c channel messages). */
+  /**
+   * Channel the message went to (s2c channel messages). It becomes the
+   * event's peer, so a channel is one conversation both ways; the sender's
+   * nick moves to detail.from.
+   */
   channel?: string;
   command: 'PRIVMSG' | 'NOTICE';
   text: string;
@@ -26,9 +30,14 @@ export interface TextEvent {
 export function messageEvent(m: MessageInfo): TextEvent {
   const draft: EventDraft = { kind: 'message', side: m.side, protocol: PROTOCOL };
   if (m.account !== undefined) draft.account = m.account;
-  if (m.peer !== undefined) draft.peer = m.peer;
   const detail: Record<string, string | number | boolean> = {};
-  if (m.channel !== undefined) detail.channel = m.channel;
+  if (m.channel !== undefined) {
+    draft.peer = m.channel;
+    detail.channel = m.channel;
+    if (m.peer !== undefined) detail.from = m.peer;
+  } else if (m.peer !== undefined) {
+    draft.peer = m.peer;
+  }
   if (m.command === 'NOTICE') detail.notice = true;
   const ctcp = parseCtcp(m.text);
   let textRange: [number, number] | null = [0, m.text.length];

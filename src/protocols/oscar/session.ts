@@ -9,10 +9,10 @@
 // what to add to the original numbers of frames coming from `side`, and
 // `lastSeq[side]` is the last number actually written on that stream, from
 // which an injected frame takes the next one.
-import type { EventDraft, DissectorSession, SessionContext, SessionOutput, Side } from '../types';
+import type { SessionContext, SessionOutput, Side } from '../types';
 import { otherSide } from '../types';
-import type { Verdict } from '../../events/types';
-import { FlapFramer } from './flap';
+import { FramedSession, passes, type UnitResult } from '../framing/framed-session';
+import { FLAP_FORMAT } from './flap';
 import {
   ICBM_FAMILY,
   ICBM_TO_CLIENT,
@@ -32,62 +32,32 @@ import { buildFlap, flapChannel, flapSeq, parseSnac, type Snac } from './snac';
 export const OSCAR = 'oscar';
 const FLAP_CHANNEL_SNAC = 2;
 
-const passes = (v: Verdict): boolean => v.action === 'allow' || v.action === 'log';
-
-export class OscarSession implements DissectorSession {
-  readonly passthrough = false;
-  private closed = false;
-  private account: string | undefined;
+export class OscarSession extends FramedSession {
   private resyncs = 0;
-  private readonly framers: Record<Side, FlapFramer>;
   private readonly seqOffset: Record<Side, number> = { c2s: 0, s2c: 0 };
   private readonly lastSeq: Record<Side, number | undefined> = { c2s: undefined, s2c: undefined };
 
-  constructor(
-    private readonly ctx: SessionContext,
-    private readonly out: SessionOutput,
-  ) {
-    this.framers = { c2s: this.framer('c2s'), s2c: this.framer('s2c') };
+  constructor(ctx: SessionContext, out: SessionOutput) {
+    super(ctx, out, FLAP_FORMAT, 'OSCAR');
   }
 
-  push(from: Side, chunk: Buffer): void {
-    if (this.closed) return;
-    try {
-      this.framers[from].push(chunk);
-    } catch (err) {
-      // Parsing is bounds-checked throughout; this is the last line so that
-      // a bug cannot take the relay down with it.
-      this.close(`OSCAR dissector error: ${(err as Error).message}`);
+  protected unit(side: Side, frame: Buffer): UnitResult {
+    return this.renumber(side, frame, this.inspect(side, frame));
+  }
+
+  protected labels(): { protocol: string; app?: string } {
+    return this.account === undefined ? { protocol: OSCAR } : { protocol: OSCAR, app: /^\d+$/.test(this.account) ? 'icq' : 'aim' };
+  }
+
+  protected override resync(side: Side, skipped: number): void {
+    // Garbage can contain many false starts: log the first few only.
+    if (++this.resyncs <= 3) {
+      this.ctx.log.warn({ conn: this.ctx.conn, protocol: OSCAR, side, skipped, resyncs: this.resyncs }, 'OSCAR: skipped non-FLAP bytes, resynchronised');
     }
   }
 
-  end(from: Side): void {
-    if (!this.closed) this.framers[from].end();
-  }
-
-  /** Bytes held back across both directions (memory-bound checks). */
-  get heldBytes(): number {
-    return this.framers.c2s.heldBytes + this.framers.s2c.heldBytes;
-  }
-
-  private framer(side: Side): FlapFramer {
-    return new FlapFramer(this.ctx.options.maxUnitBytes, {
-      frame: (frame) => (this.closed ? null : this.renumber(side, frame, this.inspect(side, frame))),
-      forward: (data) => {
-        if (!this.closed) this.out.forward(side, data);
-      },
-      fail: (reason) => this.close(reason),
-      resync: (skipped) => {
-        // Garbage can contain many false starts: log the first few only.
-        if (++this.resyncs <= 3) {
-          this.ctx.log.warn({ conn: this.ctx.conn, protocol: OSCAR, side, skipped, resyncs: this.resyncs }, 'OSCAR: skipped non-FLAP bytes, resynchronised');
-        }
-      },
-    });
-  }
-
   /** Applies the side's sequence offset to what leaves for the other end. */
-  private renumber(side: Side, frame: Buffer, result: Buffer | null | undefined): Buffer | null | undefined {
+  private renumber(side: Side, frame: Buffer, result: UnitResult): UnitResult {
     if (this.closed) return null;
     if (result === null) {
       this.seqOffset[side] -= 1;
@@ -112,13 +82,7 @@ export class OscarSession implements DissectorSession {
     this.out.inject(otherSide(streamSide), buildFlap(FLAP_CHANNEL_SNAC, seq, snac));
   }
 
-  private close(reason: string): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.out.close(reason);
-  }
-
-  private inspect(side: Side, frame: Buffer): Buffer | null | undefined {
+  private inspect(side: Side, frame: Buffer): UnitResult {
     const channel = flapChannel(frame);
     if (channel === 1) {
       return side === 'c2s' ? this.login(loginFromChannel1(frame), 'flap-channel-1') : undefined;
@@ -136,25 +100,7 @@ export class OscarSession implements DissectorSession {
     return self === undefined ? undefined : this.login(self, 'snac-01-0f');
   }
 
-  private draft(side: Side, d: Omit<EventDraft, 'side' | 'protocol' | 'app' | 'account'>): EventDraft {
-    const ev: EventDraft = { ...d, side, protocol: OSCAR };
-    if (this.account !== undefined) {
-      ev.account = this.account;
-      ev.app = /^\d+$/.test(this.account) ? 'icq' : 'aim';
-    }
-    return ev;
-  }
-
-  private login(name: string | undefined, source: string): null | undefined {
-    if (name === undefined || name === this.account) return undefined;
-    this.account = name;
-    const v = this.ctx.decide(this.draft('c2s', { kind: 'login', detail: { source } }));
-    if (passes(v)) return undefined;
-    this.close(`OSCAR login of ${name} refused by rule ${v.rule}`);
-    return null;
-  }
-
-  private icbm(side: Side, frame: Buffer, snac: Snac): Buffer | null | undefined {
+  private icbm(side: Side, frame: Buffer, snac: Snac): UnitResult {
     const m = parseIcbm(frame, snac, side === 's2c');
     if (!m) return undefined;
     if (m.channel === 1) return this.message(side, frame, snac, m);
@@ -174,7 +120,7 @@ export class OscarSession implements DissectorSession {
     return null;
   }
 
-  private message(side: Side, frame: Buffer, snac: Snac, m: Icbm): Buffer | null | undefined {
+  private message(side: Side, frame: Buffer, snac: Snac, m: Icbm): UnitResult {
     const text = messageText(m);
     if (text === undefined) return undefined;
     const v = this.ctx.decide(this.draft(side, { kind: 'message', peer: m.peer, text, detail: { channel: 1 } }));

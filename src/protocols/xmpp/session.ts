@@ -7,10 +7,12 @@ import type { Verdict } from '../../events/types';
 import type { DissectorSession, EventDraft, SessionContext, SessionOutput, Side } from '../types';
 import { attr, child, find, parseElement, type XElement } from './element';
 import { escapeXml } from './escape';
+import { IbbTracker, ibbItem, NS_IBB, type IbbItem } from './ibb';
 import { findOffer } from './offers';
 import { blockedText, pingSubstitute, saslAbort, saslFailure, stanzaError, streamError } from './replies';
 import { authIdentity, bareJid, digestIdentity } from './sasl';
 import { AckMapper } from './smacks';
+import { openFileSink } from './transfer';
 import { XmlUnitTokenizer, type UnitKind } from './tokenizer';
 
 const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
@@ -63,6 +65,8 @@ export class XmppSession implements DissectorSession {
   /** client -> server stanzas (server acks them) and server -> client stanzas (client acks them). */
   private readonly smUp = new AckMapper();
   private readonly smDown = new AckMapper();
+  /** IBB transfers and the offers that name them; made on the first file stanza (idle tunnels stay small). */
+  private ibb: IbbTracker | null = null;
 
   constructor(
     private readonly ctx: SessionContext,
@@ -98,6 +102,7 @@ export class XmppSession implements DissectorSession {
 
   end(from: Side): void {
     if (this.closed || this.passthrough) return;
+    this.ibb?.endSide(from);
     const dropped = this.tok[from].reset();
     if (dropped > 0) this.ctx.log.debug({ side: from, bytes: dropped }, 'xmpp: unfinished stanza dropped at end of stream');
   }
@@ -154,6 +159,7 @@ export class XmppSession implements DissectorSession {
   private shut(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.ibb?.endSide(null);
     this.ctx.log.info({ reason }, 'xmpp: closing tunnel');
     this.out.close(reason);
   }
@@ -431,8 +437,7 @@ export class XmppSession implements DissectorSession {
     }
     const peerAttr = attr(el, 'to');
     const peer = peerAttr ? bareJid(peerAttr) : undefined;
-    const verdictFor = this.inspect('c2s', local, el, peer);
-    this.apply('c2s', local, el, bytes, start, verdictFor);
+    this.decideAndApply('c2s', local, el, bytes, start, peer);
   }
 
   private serverStanza(local: string, bytes: Buffer, start: number): void {
@@ -455,7 +460,29 @@ export class XmppSession implements DissectorSession {
     // server delivers are addressed to the user's own JID.
     const to = attr(el, 'to');
     if (this.account === undefined && to !== undefined && to.includes('@')) this.account = bareJid(to);
-    this.apply('s2c', local, el, bytes, start, this.inspect('s2c', local, el, peer));
+    this.decideAndApply('s2c', local, el, bytes, start, peer);
+  }
+
+  private decideAndApply(side: Side, local: string, el: XElement, bytes: Buffer, start: number, peer: string | undefined): void {
+    const item = this.ibb !== null || el.children.some((c) => c.ns === NS_IBB) ? ibbItem(el) : null;
+    const refused = item !== null && item.op !== 'open' ? this.ibb?.blockedBy(item.sid) : undefined;
+    // Data of a transfer whose offer was blocked is refused like the offer, without a new event each.
+    const d = refused !== undefined ? { what: 'file' as const, verdict: refused } : this.inspect(side, local, el, peer);
+    this.apply(side, local, el, bytes, start, d);
+    const passed = d === null || d.verdict.action === 'allow' || d.verdict.action === 'log';
+    if (passed && item !== null && !this.closed) this.trackIbb(side, item, peer);
+  }
+
+  private tracker(): IbbTracker {
+    this.ibb ??= new IbbTracker((draft) => openFileSink(this.ctx, draft));
+    return this.ibb;
+  }
+
+  private trackIbb(side: Side, item: NonNullable<IbbItem>, peer: string | undefined): void {
+    const t = this.tracker();
+    const before = t.untracked;
+    t.onForwarded(side, item, { protocol: PROTOCOL, account: this.account, peer });
+    if (t.untracked !== before) this.ctx.log.warn({ sid: item.sid, side }, 'xmpp: too many IBB transfers at once, this one passes untracked');
   }
 
   /** What the stanza is, as far as policy cares, and the verdict on it. */
@@ -465,7 +492,12 @@ export class XmppSession implements DissectorSession {
     const base = { side, account: this.account, peer };
     const offer = findOffer(el);
     if (offer !== null) {
-      const v = this.decide({ ...base, kind: 'file', file: offer.file, detail: { via: offer.via } });
+      let file = offer.file;
+      const item = offer.via === 'ibb' ? ibbItem(el) : null;
+      // An IBB open names no file: the SI/Jingle offer of the same sid did.
+      if (item !== null) file = this.ibb?.fileOf(item.sid) ?? file;
+      const v = this.decide({ ...base, kind: 'file', file, detail: { via: offer.via } });
+      if (offer.via === 'si' || offer.via === 'jingle' || offer.via === 'ibb') this.tracker().noteOffer(el, v);
       return { what: 'file', verdict: v };
     }
     if (local === 'message') {

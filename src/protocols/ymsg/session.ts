@@ -20,9 +20,9 @@
 //     generic "refused" reply a client understands for every file service
 //     generation, so the offer simply goes unanswered and times out.
 //   - a blocked login closes the connection.
-import type { Verdict } from '../../events/types';
-import type { DissectorSession, EventDraft, SessionContext, SessionOutput, Side } from '../types';
-import { YmsgFramer } from './framer';
+import type { SessionContext, SessionOutput, Side } from '../types';
+import { FramedSession, passes, type DraftBody, type UnitResult } from '../framing/framed-session';
+import { YMSG_FORMAT } from './framer';
 import {
   FILE_SERVICES,
   STATUS_MESSAGE_NOT_SENT,
@@ -39,8 +39,8 @@ import {
 
 export const YMSG = 'ymsg';
 const KEY_TEXT = 14;
+const LABELS = { protocol: YMSG, app: 'yahoo' } as const;
 
-const passes = (v: Verdict): boolean => v.action === 'allow' || v.action === 'log';
 const first = (pairs: readonly Pair[], ...keys: number[]): string | undefined => {
   for (const k of keys) {
     const p = pairs.find((x) => x.key === k);
@@ -49,59 +49,16 @@ const first = (pairs: readonly Pair[], ...keys: number[]): string | undefined =>
   return undefined;
 };
 
-export class YmsgSession implements DissectorSession {
-  readonly passthrough = false;
-  private closed = false;
-  private account: string | undefined;
-  private readonly framers: Record<Side, YmsgFramer>;
-
-  constructor(
-    private readonly ctx: SessionContext,
-    private readonly out: SessionOutput,
-  ) {
-    this.framers = { c2s: this.framer('c2s'), s2c: this.framer('s2c') };
+export class YmsgSession extends FramedSession {
+  constructor(ctx: SessionContext, out: SessionOutput) {
+    super(ctx, out, YMSG_FORMAT, 'YMSG');
   }
 
-  push(from: Side, chunk: Buffer): void {
-    if (this.closed) return;
-    try {
-      this.framers[from].push(chunk);
-    } catch (err) {
-      this.close(`YMSG dissector error: ${(err as Error).message}`);
-    }
+  protected labels(): { protocol: string; app?: string } {
+    return LABELS;
   }
 
-  end(from: Side): void {
-    if (!this.closed) this.framers[from].end();
-  }
-
-  get heldBytes(): number {
-    return this.framers.c2s.heldBytes + this.framers.s2c.heldBytes;
-  }
-
-  private framer(side: Side): YmsgFramer {
-    return new YmsgFramer(this.ctx.options.maxUnitBytes, {
-      packet: (packet) => (this.closed ? null : this.inspect(side, packet)),
-      forward: (data) => {
-        if (!this.closed) this.out.forward(side, data);
-      },
-      fail: (reason) => this.close(reason),
-    });
-  }
-
-  private close(reason: string): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.out.close(reason);
-  }
-
-  private draft(side: Side, d: Omit<EventDraft, 'side' | 'protocol' | 'app' | 'account'>): EventDraft {
-    const ev: EventDraft = { ...d, side, protocol: YMSG, app: 'yahoo' };
-    if (this.account !== undefined) ev.account = this.account;
-    return ev;
-  }
-
-  private inspect(side: Side, packet: Buffer): Buffer | null | undefined {
+  protected unit(side: Side, packet: Buffer): UnitResult {
     const h = readHeader(packet);
     const s = h.service;
     const relevant = s === Service.MESSAGE || s === Service.AUTH || s === Service.AUTHRESP || FILE_SERVICES.has(s);
@@ -115,16 +72,7 @@ export class YmsgSession implements DissectorSession {
     return undefined;
   }
 
-  private login(name: string | undefined, source: string): null | undefined {
-    if (name === undefined || name === this.account) return undefined;
-    this.account = name;
-    const v = this.ctx.decide(this.draft('c2s', { kind: 'login', detail: { source } }));
-    if (passes(v)) return undefined;
-    this.close(`YMSG login of ${name} refused by rule ${v.rule}`);
-    return null;
-  }
-
-  private message(side: Side, h: YmsgHeader, pairs: Pair[]): Buffer | null | undefined {
+  private message(side: Side, h: YmsgHeader, pairs: Pair[]): UnitResult {
     // Server-side error reports (status 2) and the like carry no text to judge.
     if (side === 's2c' && h.status === STATUS_MESSAGE_NOT_SENT) return undefined;
     if (side === 'c2s' && this.account === undefined) {
@@ -143,7 +91,7 @@ export class YmsgSession implements DissectorSession {
         continue;
       }
       const { text, encoding } = decodeValue(pair.value);
-      const d: Omit<EventDraft, 'side' | 'protocol' | 'app' | 'account'> = { kind: 'message', text, detail: { service: h.service } };
+      const d: DraftBody = { kind: 'message', text, detail: { service: h.service } };
       if (peer !== undefined) d.peer = peer;
       const v = this.ctx.decide(this.draft(side, d));
       if (passes(v)) out.push(pair);
@@ -175,7 +123,7 @@ export class YmsgSession implements DissectorSession {
     const size = sizeText === undefined ? NaN : Number.parseInt(sizeText, 10);
     const file: { name: string; size?: number } = { name };
     if (Number.isFinite(size) && size >= 0) file.size = size;
-    const d: Omit<EventDraft, 'side' | 'protocol' | 'app' | 'account'> = { kind: 'file', file, detail: { service: h.service } };
+    const d: DraftBody = { kind: 'file', file, detail: { service: h.service } };
     const peer = first(pairs, side === 'c2s' ? 5 : 4);
     if (peer !== undefined) d.peer = peer;
     const v = this.ctx.decide(this.draft(side, d));

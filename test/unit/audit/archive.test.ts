@@ -5,26 +5,23 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FileArchive } from '../../../src/audit/archive';
-import { SqliteStore } from '../../../src/audit/sqlite';
-import { silent, tempDir } from './helpers';
+import type { SqliteStore } from '../../../src/audit/sqlite';
+import { silent, tempStore, type TempStore } from './helpers';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('FileArchive', () => {
-  let t: ReturnType<typeof tempDir>;
+  let t: TempStore;
   let store: SqliteStore;
-  beforeEach(() => {
-    t = tempDir();
-    store = new SqliteStore(join(t.dir, 'imgate.db'));
+  beforeEach(async () => {
+    t = await tempStore(undefined, 'imgate.db');
+    store = t.store;
   });
-  afterEach(() => {
-    store.close();
-    t.done();
-  });
+  afterEach(() => t.done());
   const files = () => store.db.prepare('SELECT sha256, name, size, stored_path FROM files ORDER BY name').all();
 
   test('a buffer is kept under files/<sha[0:2]>/<sha>, once per content', async () => {
-    const a = new FileArchive(t.dir, store, { enabled: true, maxFileBytes: 1000, maxTotalBytes: 10_000 }, silent);
+    const a = await FileArchive.open(t.dir, store, { enabled: true, maxFileBytes: 1000, maxTotalBytes: 10_000 }, silent);
     const body = Buffer.from('%PDF-1.4 quarterly plan');
     const r = a.putBuffer(body, { name: 'plan.pdf' });
     expect(r).toEqual({ sha256: sha(body), size: body.length, storedPath: join('files', sha(body).slice(0, 2), sha(body)) });
@@ -38,7 +35,7 @@ describe('FileArchive', () => {
   });
 
   test('over the per-file cap: metadata only; over the total cap: metadata only', async () => {
-    const a = new FileArchive(t.dir, store, { enabled: true, maxFileBytes: 10, maxTotalBytes: 15 }, silent);
+    const a = await FileArchive.open(t.dir, store, { enabled: true, maxFileBytes: 10, maxTotalBytes: 15 }, silent);
     const big = Buffer.alloc(11, 1);
     expect(a.putBuffer(big, { name: 'big.bin' })).toMatchObject({ storedPath: null, reason: 'file_cap', sha256: sha(big) });
     const ok = Buffer.alloc(10, 2);
@@ -48,7 +45,7 @@ describe('FileArchive', () => {
     await a.settle();
     expect(existsSync(join(t.dir, FileArchive.relPath(sha(big))))).toBe(false);
     expect(existsSync(join(t.dir, FileArchive.relPath(sha(more))))).toBe(false);
-    expect(store.archivedBytes()).toBe(10);
+    expect(await store.archivedBytes()).toBe(10);
     // Every file is still on record, with its sha256, archived or not.
     expect(files()).toEqual([
       { sha256: sha(big), name: 'big.bin', size: 11, stored_path: null },
@@ -58,7 +55,7 @@ describe('FileArchive', () => {
   });
 
   test('a stream is hashed and written in one pass; past the cap it is hashed, not kept', async () => {
-    const a = new FileArchive(t.dir, store, { enabled: true, maxFileBytes: 64 * 1024, maxTotalBytes: 1 << 30 }, silent);
+    const a = await FileArchive.open(t.dir, store, { enabled: true, maxFileBytes: 64 * 1024, maxTotalBytes: 1 << 30 }, silent);
     const chunks = Array.from({ length: 10 }, (_, i) => Buffer.alloc(5000, i));
     const whole = Buffer.concat(chunks);
     const r = await a.putStream(Readable.from(chunks), { name: 'small.bin' });
@@ -72,12 +69,13 @@ describe('FileArchive', () => {
     expect(readdirSync(join(t.dir, 'files')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
-  test('the total already archived is read back from the store on start', () => {
-    const a = new FileArchive(t.dir, store, { enabled: true, maxFileBytes: 100, maxTotalBytes: 100 }, silent);
+  test('the total already archived is read back from the store on start', async () => {
+    const a = await FileArchive.open(t.dir, store, { enabled: true, maxFileBytes: 100, maxTotalBytes: 100 }, silent);
     a.putBuffer(Buffer.alloc(80, 1));
-    const b = new FileArchive(t.dir, store, { enabled: true, maxFileBytes: 100, maxTotalBytes: 100 }, silent);
+    await a.settle(); // the file row is written in the background
+    const b = await FileArchive.open(t.dir, store, { enabled: true, maxFileBytes: 100, maxTotalBytes: 100 }, silent);
     expect(b.totalBytes).toBe(80);
     expect(b.putBuffer(Buffer.alloc(30, 2)).reason).toBe('total_cap');
-    return Promise.all([a.settle(), b.settle()]);
+    await Promise.all([a.settle(), b.settle()]);
   });
 });

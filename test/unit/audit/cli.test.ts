@@ -7,7 +7,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { SqliteStore } from '../../../src/audit/sqlite';
-import { rec, tempDir } from './helpers';
+import { rec, spawnCompiled, tempDir } from './helpers';
 
 jest.setTimeout(30000);
 
@@ -18,11 +18,12 @@ const conf = join(t.dir, 'imgate.yaml');
 let store: SqliteStore;
 const NOW = Date.now();
 
-beforeAll(() => {
+beforeAll(async () => {
   if (!existsSync(join(REPO, 'dist/src/audit/cli.js'))) throw new Error('dist/ missing: run "npm run build" first');
   writeFileSync(conf, `data_dir: ${join(t.dir, 'var')}\n`);
-  store = new SqliteStore(join(t.dir, 'var', 'imgate.db'));
-  store.writeBatch([
+  // The real writer thread (compiled, as the gateway runs it) fills the store.
+  store = await SqliteStore.open(join(t.dir, 'var', 'imgate.db'), { writer: 'thread', spawn: spawnCompiled });
+  await store.writeBatch([
     rec({ time: NOW - 3 * 86_400_000, user: 'alice', account: 'alice', peer: '#imgate', text: 'old quarterly talk' }),
     rec({ time: NOW - 60_000, user: 'alice', account: 'alice', peer: '#imgate', text: 'hello from alice' }),
     rec({ time: NOW - 50_000, user: 'alice', account: 'alice', peer: '#imgate', text: 'the plans for Project Falcon are ready' }, { action: 'block', rule: 'no-falcon' }),
@@ -32,8 +33,8 @@ beforeAll(() => {
     rec({ time: NOW - 10_000, user: 'carol', protocol: 'http', app: 'slack', kind: 'file', text: undefined, peer: 'C123', file: { name: 'evil\u001b[2J.txt', size: 1 } }),
   ]);
 });
-afterAll(() => {
-  store.close();
+afterAll(async () => {
+  await store.close();
   t.done();
 });
 

@@ -1,9 +1,12 @@
-// Shared bits for the record store tests: temp dirs and events shaped like
-// the ones the dissectors produce.
-import { mkdtempSync, rmSync } from 'node:fs';
+// Shared bits for the record store tests: temp dirs, a temporary store,
+// the compiled writer thread, and events shaped like the ones the
+// dissectors produce.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { SqliteStore, type SqliteOptions } from '../../../src/audit/sqlite';
+import { defaultSpawn, type SpawnWriter } from '../../../src/audit/sqlite-writers';
 import type { ImEvent, Verdict } from '../../../src/events/types';
 import type { AuditRecord } from '../../../src/audit/types';
 
@@ -42,3 +45,47 @@ export function rec(over: Partial<ImEvent> = {}, verdict: Verdict = { action: 'a
   e.verdict = verdict;
   return detail ? { ev: e, verdict, detail } : { ev: e, verdict };
 }
+
+/** A fresh store in a temp dir, writes in-thread; `done` closes it and removes the dir. */
+export interface TempStore {
+  dir: string;
+  path: string;
+  store: SqliteStore;
+  /** Closes the current store and opens the same file again (writable unless readonly). */
+  reopen(opts?: SqliteOptions): Promise<SqliteStore>;
+  done(): Promise<void>;
+}
+
+export async function tempStore(opts: SqliteOptions = { writer: 'inline' }, file = join('var', 'imgate.db')): Promise<TempStore> {
+  const t = tempDir();
+  const path = join(t.dir, file);
+  const ts: TempStore = {
+    dir: t.dir,
+    path,
+    store: await SqliteStore.open(path, opts),
+    async reopen(o: SqliteOptions = { writer: 'inline' }) {
+      await ts.store.close();
+      ts.store = await SqliteStore.open(path, o);
+      return ts.store;
+    },
+    async done() {
+      await ts.store.close();
+      t.done();
+    },
+  };
+  return ts;
+}
+
+const REPO = join(__dirname, '../../..');
+
+/**
+ * Starts the real writer thread from the compiled dist/ (build first:
+ * `npx tsc -p tsconfig.json`), as the gateway runs it. (A worker that loads
+ * the TypeScript source through swc's native module crashes the process when
+ * several such threads come and go, so the thread is tested compiled.)
+ */
+export const spawnCompiled: SpawnWriter = (path) => {
+  const file = join(REPO, 'dist/src/audit/sqlite-writer-worker.js');
+  if (!existsSync(file)) throw new Error('dist/ missing: run "npx tsc -p tsconfig.json" first');
+  return defaultSpawn(file)(path);
+};

@@ -1,10 +1,9 @@
-// AuditQueue: batched, off the hot path, bounded (drops counted), and flushed
-// completely on close.
-import { join } from 'node:path';
+// AuditQueue: batched, off the hot path, bounded (drops counted), one batch
+// write in flight at a time, and flushed completely on close.
 import { AuditQueue, type QueueMetrics } from '../../../src/audit/queue';
-import { SqliteStore } from '../../../src/audit/sqlite';
+import type { SqliteStore } from '../../../src/audit/sqlite';
 import type { AuditRecord, Store } from '../../../src/audit/types';
-import { ev, silent, tempDir } from './helpers';
+import { ev, silent, tempStore, type TempStore } from './helpers';
 
 function counters(): QueueMetrics & { w: number; d: number; depthSeen: number[]; f: number } {
   const c = { w: 0, d: 0, f: 0, depthSeen: [] as number[], written: (n: number) => void (c.w += n), dropped: (n: number) => void (c.d += n), depth: (n: number) => void c.depthSeen.push(n), failed: (n: number) => void (c.f += n) };
@@ -14,56 +13,82 @@ function counters(): QueueMetrics & { w: number; d: number; depthSeen: number[];
 const allow = { action: 'allow' as const, rule: 'default' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The store with writeBatch replaced (everything else delegated). */
+function withWrite(store: Store, write: (r: readonly AuditRecord[]) => Promise<void>): Store {
+  const s = Object.create(store) as Store;
+  s.writeBatch = write;
+  return s;
+}
+
 describe('AuditQueue', () => {
-  let t: ReturnType<typeof tempDir>;
+  let t: TempStore;
   let store: SqliteStore;
-  beforeEach(() => {
-    t = tempDir();
-    store = new SqliteStore(join(t.dir, 'imgate.db'));
+  beforeEach(async () => {
+    t = await tempStore();
+    store = t.store;
   });
-  afterEach(() => {
-    store.close();
-    t.done();
-  });
+  afterEach(() => t.done());
 
   test('record() does not write synchronously; the timer writes within a flush interval', async () => {
     const m = counters();
     const q = new AuditQueue(store, { queueMax: 1000, batchMax: 100, flushIntervalMs: 50 }, m, silent);
     for (let i = 0; i < 10; i++) q.record(ev({ text: `m${i}` }), allow);
-    expect(store.count()).toBe(0);
+    expect(await store.count()).toBe(0);
     expect(q.depth).toBe(10);
     await sleep(150);
-    expect(store.count()).toBe(10);
+    expect(await store.count()).toBe(10);
     expect(m.w).toBe(10);
     expect(m.depthSeen.at(-1)).toBe(0);
-    q.close();
+    await q.close();
   });
 
-  test('batches are at most batch_max events, one transaction each', () => {
+  test('batches are at most batch_max events, one transaction each', async () => {
     const sizes: number[] = [];
-    const spy: Store = Object.create(store) as Store;
-    spy.writeBatch = (r: readonly AuditRecord[]) => {
+    const spy = withWrite(store, async (r) => {
       sizes.push(r.length);
-      store.writeBatch(r);
-    };
+      await store.writeBatch(r);
+    });
     const q = new AuditQueue(spy, { queueMax: 10_000, batchMax: 300, flushIntervalMs: 10_000 }, counters(), silent);
     for (let i = 0; i < 1000; i++) q.record(ev(), allow);
-    q.flush();
+    await q.flush();
     expect(sizes).toEqual([300, 300, 300, 100]);
-    expect(store.count()).toBe(1000);
-    q.close();
+    expect(await store.count()).toBe(1000);
+    await q.close();
+  });
+
+  test('one batch write in flight at a time, in order; records keep queueing meanwhile', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const order: string[] = [];
+    const slow = withWrite(store, async (r) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await sleep(15);
+      order.push(r[0]?.ev.text ?? '');
+      await store.writeBatch(r);
+      inFlight--;
+    });
+    const q = new AuditQueue(slow, { queueMax: 10_000, batchMax: 10, flushIntervalMs: 5 }, counters(), silent);
+    for (let i = 0; i < 25; i++) q.record(ev({ text: `b${i}` }), allow);
+    await sleep(20);
+    for (let i = 25; i < 50; i++) q.record(ev({ text: `b${i}` }), allow);
+    await q.close();
+    expect(maxInFlight).toBe(1);
+    expect(order).toEqual(['b0', 'b10', 'b20', 'b30', 'b40']);
+    expect(await store.count()).toBe(50);
   });
 
   test('a full batch is written soon, without waiting for the timer', async () => {
     const q = new AuditQueue(store, { queueMax: 10_000, batchMax: 100, flushIntervalMs: 60_000 }, counters(), silent);
     for (let i = 0; i < 250; i++) q.record(ev(), allow);
-    await sleep(20);
-    // Batches are written one per turn of the event loop until the queue is empty.
-    expect(store.count()).toBe(250);
-    q.close();
+    await sleep(50);
+    // Full batches go at once; the remainder (50) waits for the timer or close().
+    expect(await store.count()).toBeGreaterThanOrEqual(200);
+    await q.close();
+    expect(await store.count()).toBe(250);
   });
 
-  test('a full queue drops (counted, never blocks); what was queued is still written', () => {
+  test('a full queue drops (counted, never blocks); what was queued is still written', async () => {
     const m = counters();
     const q = new AuditQueue(store, { queueMax: 100, batchMax: 1000, flushIntervalMs: 60_000 }, m, silent);
     const t0 = Date.now();
@@ -72,62 +97,76 @@ describe('AuditQueue', () => {
     expect(q.depth).toBe(100);
     expect(m.d).toBe(900);
     expect(q.dropped).toBe(900);
-    q.close();
-    expect(store.count()).toBe(100);
-    expect(store.search({ text: 'n99' })).toHaveLength(1);
-    expect(store.search({ text: 'n100' })).toHaveLength(0);
+    await q.close();
+    expect(await store.count()).toBe(100);
+    expect(await store.search({ text: 'n99' })).toHaveLength(1);
+    expect(await store.search({ text: 'n100' })).toHaveLength(0);
   });
 
-  test('close() writes everything queued, and later records are counted as dropped', () => {
+  test('close() writes everything queued, also behind a write already in flight; later records are counted as dropped', async () => {
     const m = counters();
-    const q = new AuditQueue(store, { queueMax: 100_000, batchMax: 1000, flushIntervalMs: 60_000 }, m, silent);
+    const q = new AuditQueue(store, { queueMax: 100_000, batchMax: 1000, flushIntervalMs: 1 }, m, silent);
     for (let i = 0; i < 5500; i++) q.record(ev(), allow);
-    q.close();
-    expect(store.count()).toBe(5500);
+    await sleep(2); // let the timer start a write
+    await q.close();
+    expect(await store.count()).toBe(5500);
     expect(m.w).toBe(5500);
     q.record(ev(), allow);
     expect(m.d).toBe(1);
   });
 
-  test('a failing store is retried, then the batch is dropped and counted; the queue goes on', () => {
+  test('a failing store is retried, then the batch is dropped and counted; the queue goes on', async () => {
     const m = counters();
     let fail = 7;
-    const flaky: Store = Object.create(store) as Store;
-    flaky.writeBatch = (r: readonly AuditRecord[]) => {
+    const flaky = withWrite(store, async (r) => {
       if (fail-- > 0) throw new Error('disk I/O error');
-      store.writeBatch(r);
-    };
+      await store.writeBatch(r);
+    });
     const q = new AuditQueue(flaky, { queueMax: 1000, batchMax: 10, flushIntervalMs: 60_000 }, m, silent);
     for (let i = 0; i < 20; i++) q.record(ev(), allow);
-    q.flush();
+    await q.flush();
     expect(m.f).toBe(7);
     expect(m.d).toBe(10); // the first batch after 5 failures
-    expect(store.count()).toBe(10); // the second one after 2 more failures
-    q.close();
+    expect(await store.count()).toBe(10); // the second one after 2 more failures
+    await q.close();
+  });
+
+  test('on the timer path a failed batch waits for the next tick and is then written', async () => {
+    const m = counters();
+    let fail = 1;
+    const flaky = withWrite(store, async (r) => {
+      if (fail-- > 0) throw new Error('database is locked');
+      await store.writeBatch(r);
+    });
+    const q = new AuditQueue(flaky, { queueMax: 1000, batchMax: 10, flushIntervalMs: 20 }, m, silent);
+    for (let i = 0; i < 5; i++) q.record(ev(), allow);
+    await sleep(100);
+    expect(m.f).toBe(1);
+    expect(m.d).toBe(0);
+    expect(await store.count()).toBe(5);
+    await q.close();
   });
 });
 
 describe('AuditQueue throughput (printed, loosely bounded)', () => {
-  test('record() costs well under a microsecond-scale budget; stored events per second', () => {
-    const t = tempDir();
-    const store = new SqliteStore(join(t.dir, 'imgate.db'));
+  test('record() costs well under a microsecond-scale budget; stored events per second', async () => {
+    const t = await tempStore();
     try {
-      const q = new AuditQueue(store, { queueMax: 1_000_000, batchMax: 1000, flushIntervalMs: 60_000 }, counters(), silent);
+      const q = new AuditQueue(t.store, { queueMax: 1_000_000, batchMax: 1000, flushIntervalMs: 60_000 }, counters(), silent);
       const events = Array.from({ length: 20_000 }, (_, i) => ev({ conn: `c${i % 100}`, text: `message ${i} about the quarterly numbers and other things` }));
       const t0 = process.hrtime.bigint();
       for (const e of events) q.record(e, allow);
       const t1 = process.hrtime.bigint();
-      q.close();
+      await q.close();
       const t2 = process.hrtime.bigint();
       const recordNs = Number(t1 - t0) / events.length;
       const perSec = Math.round(events.length / (Number(t2 - t1) / 1e9));
       process.stdout.write(`audit: record() ${recordNs.toFixed(0)} ns/event; ${perSec} events/s written (batches of 1000, FTS on)\n`);
-      expect(store.count()).toBe(20_000);
+      expect(await t.store.count()).toBe(20_000);
       expect(recordNs).toBeLessThan(20_000);
       expect(perSec).toBeGreaterThan(5000);
     } finally {
-      store.close();
-      t.done();
+      await t.done();
     }
   });
 });

@@ -4,22 +4,19 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileArchive } from '../../../src/audit/archive';
 import { enforceRetention } from '../../../src/audit/retention';
-import { SqliteStore } from '../../../src/audit/sqlite';
-import { rec, silent, tempDir } from './helpers';
+import type { SqliteStore } from '../../../src/audit/sqlite';
+import { rec, silent, tempStore, type TempStore } from './helpers';
 
 const DAY = 86_400_000;
 
 describe('retention', () => {
-  let t: ReturnType<typeof tempDir>;
+  let t: TempStore;
   let store: SqliteStore;
-  beforeEach(() => {
-    t = tempDir();
-    store = new SqliteStore(join(t.dir, 'imgate.db'));
+  beforeEach(async () => {
+    t = await tempStore();
+    store = t.store;
   });
-  afterEach(() => {
-    store.close();
-    t.done();
-  });
+  afterEach(() => t.done());
   // One FTS document per event with text, none left for deleted rows.
   const expectIndexInStep = () => {
     const docs = (store.db.prepare('SELECT count(*) AS n FROM events_fts_docsize').get() as { n: number }).n;
@@ -32,11 +29,11 @@ describe('retention', () => {
 
   test('by age: old events, their FTS rows, sessions and archived files go; recent ones stay', async () => {
     const now = Date.now();
-    const archive = new FileArchive(t.dir, store, { enabled: true, maxFileBytes: 1e6, maxTotalBytes: 1e9 }, silent);
+    const archive = await FileArchive.open(t.dir, store, { enabled: true, maxFileBytes: 1e6, maxTotalBytes: 1e9 }, silent);
     const oldFile = archive.putBuffer(Buffer.from('old content'), { name: 'old.txt', time: now - 40 * DAY });
     const newFile = archive.putBuffer(Buffer.from('new content'), { name: 'new.txt', time: now });
     await archive.settle();
-    store.writeBatch([
+    await store.writeBatch([
       rec({ time: now - 40 * DAY, conn: 'old', text: 'ancient history' }),
       rec({ time: now - 40 * DAY, conn: 'old', kind: 'file', text: undefined, file: { name: 'old.txt', size: 11, sha256: oldFile.sha256 } }),
       rec({ time: now - 1000, conn: 'new', text: 'fresh news' }),
@@ -45,14 +42,14 @@ describe('retention', () => {
     expect(ftsRows()).toBe(1);
     const r = await enforceRetention(store, archive, { retentionDays: 30, maxDbBytes: 0 }, now);
     expect(r).toEqual({ byAge: 2, bySize: 0 });
-    expect(store.count()).toBe(2);
+    expect(await store.count()).toBe(2);
     expect(ftsRows()).toBe(0);
-    expect(store.search({ text: 'ancient' })).toHaveLength(0);
-    expect(store.search({ text: 'fresh' })).toHaveLength(1);
+    expect(await store.search({ text: 'ancient' })).toHaveLength(0);
+    expect(await store.search({ text: 'fresh' })).toHaveLength(1);
     expect((store.db.prepare('SELECT conn FROM sessions').all() as Array<{ conn: string }>).map((s) => s.conn)).toEqual(['new']);
     expect(existsSync(join(t.dir, oldFile.storedPath as string))).toBe(false);
     expect(existsSync(join(t.dir, newFile.storedPath as string))).toBe(true);
-    expect(store.files({}).map((f) => f.name)).toEqual(['new.txt']);
+    expect((await store.files({})).map((f) => f.name)).toEqual(['new.txt']);
     // FTS index and content agree (no dangling rows).
     expectIndexInStep();
   });
@@ -60,13 +57,13 @@ describe('retention', () => {
   test('by size: oldest events go until the pages in use fit max_db_bytes', async () => {
     const t0 = Date.now() - 10 * DAY;
     for (let b = 0; b < 20; b++) {
-      store.writeBatch(Array.from({ length: 500 }, (_, i) => rec({ time: t0 + b * 500 + i, conn: `c${b}`, text: `batch ${b} row ${i} ${'padding words '.repeat(20)}` })));
+      await store.writeBatch(Array.from({ length: 500 }, (_, i) => rec({ time: t0 + b * 500 + i, conn: `c${b}`, text: `batch ${b} row ${i} ${'padding words '.repeat(20)}` })));
     }
-    const before = store.stats();
+    const before = await store.stats();
     expect(before.events).toBe(10_000);
     const max = Math.floor(before.dbBytes / 3);
     const r = await enforceRetention(store, null, { retentionDays: 0, maxDbBytes: max });
-    const after = store.stats();
+    const after = await store.stats();
     expect(after.dbBytes).toBeLessThanOrEqual(max);
     expect(r.bySize).toBe(10_000 - after.events);
     expect(after.events).toBeGreaterThan(1000);
@@ -77,25 +74,24 @@ describe('retention', () => {
   });
 
   test('retention 0 and max 0 keep everything', async () => {
-    store.writeBatch([rec({ time: 1 })]);
+    await store.writeBatch([rec({ time: 1 })]);
     expect(await enforceRetention(store, null, { retentionDays: 0, maxDbBytes: 0 })).toEqual({ byAge: 0, bySize: 0 });
-    expect(store.count()).toBe(1);
+    expect(await store.count()).toBe(1);
   });
 });
 
 describe('retention in chunks', () => {
   test('more old events than one chunk are all deleted by age', async () => {
-    const t = tempDir();
-    const store = new SqliteStore(join(t.dir, 'imgate.db'));
+    const t = await tempStore();
+    const store = t.store;
     try {
       const now = Date.now();
-      for (let b = 0; b < 12; b++) store.writeBatch(Array.from({ length: 1000 }, () => rec({ time: now - 100 * DAY, text: 'old' })));
-      store.writeBatch([rec({ time: now, text: 'new' })]);
+      for (let b = 0; b < 12; b++) await store.writeBatch(Array.from({ length: 1000 }, () => rec({ time: now - 100 * DAY, text: 'old' })));
+      await store.writeBatch([rec({ time: now, text: 'new' })]);
       expect(await enforceRetention(store, null, { retentionDays: 1, maxDbBytes: 0 }, now)).toEqual({ byAge: 12_000, bySize: 0 });
-      expect(store.count()).toBe(1);
+      expect(await store.count()).toBe(1);
     } finally {
-      store.close();
-      t.done();
+      await t.done();
     }
   });
 });

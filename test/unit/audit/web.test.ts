@@ -29,11 +29,11 @@ describe('web IM events and uploaded files in the record store', () => {
   let t: ReturnType<typeof tempDir>;
   let audit: Audit;
   let reqmod: IcapService;
-  beforeEach(() => {
+  beforeEach(async () => {
     t = tempDir();
     const config = parseConfig({ data_dir: join(t.dir, 'var'), audit: { flush_interval_ms: 60000 } }, null);
     const metrics = new Metrics({ defaultMetrics: false });
-    audit = createAudit(config, { logger: silent, metrics: { written: () => undefined, dropped: () => undefined, depth: () => undefined } });
+    audit = await createAudit(config, { logger: silent, metrics: { written: () => undefined, dropped: () => undefined, depth: () => undefined } });
     const policy = new PolicyStore(parsePolicy(POLICY, null));
     const inspector = new WebImInspector({
       policy, metrics, logger: silent, catalog: () => catalog, replayBufferBytes: 2.5 * 1024 * 1024,
@@ -56,13 +56,13 @@ describe('web IM events and uploaded files in the record store', () => {
       `--${B}\r\nContent-Disposition: form-data; name="files[0]"; filename="notes.txt"\r\nContent-Type: text/plain\r\n\r\nplain notes\r\n--${B}--\r\n`;
     expect((await post(body, B)).kind).toBe('modify');
     await audit.archive.settle();
-    audit.queue.flush();
-    const [msg] = audit.store.search({ text: 'card' });
+    await audit.queue.flush();
+    const [msg] = await audit.store.search({ text: 'card' });
     expect(msg).toMatchObject({ door: 'icap', user: 'alice', client_ip: '10.0.0.7', app: 'discord', peer: '42', kind: 'message', text: `card ${CARD}`, action: 'redact', rule: 'mask-cards', url: 'https://discord.com/api/v10/channels/42/messages' });
     // (conf/webim.yaml's discord `files: [multipart:files*, multipart:file*]`
     // reports the part "files[0]" twice today, and file events carry no peer:
     // src/web matters, not the store's. Every row must be right.)
-    const files = audit.store.files({});
+    const files = await audit.store.files({});
     expect(files.length).toBeGreaterThanOrEqual(1);
     for (const f of files) {
       expect(f).toMatchObject({ name: 'notes.txt', size: 11, sha256: sha('plain notes'), action: 'allow', app: 'discord', user: 'alice', stored_path: join('files', sha('plain notes').slice(0, 2), sha('plain notes')) });
@@ -74,7 +74,7 @@ describe('web IM events and uploaded files in the record store', () => {
     const B = 'b0';
     const v = await post(`--${B}\r\nContent-Disposition: form-data; name="files[0]"; filename="setup.exe"\r\n\r\nMZ....\r\n--${B}--\r\n`, B);
     expect(v.kind).toBe('block');
-    audit.queue.flush();
-    expect(audit.store.files({ name: '*.exe' })).toEqual([expect.objectContaining({ name: 'setup.exe', size: 6, sha256: sha('MZ....'), action: 'block', rule: 'no-exe' })]);
+    await audit.queue.flush();
+    expect(await audit.store.files({ name: '*.exe' })).toEqual([expect.objectContaining({ name: 'setup.exe', size: 6, sha256: sha('MZ....'), action: 'block', rule: 'no-exe' })]);
   });
 });

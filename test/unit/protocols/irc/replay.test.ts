@@ -75,9 +75,10 @@ describe('replay of real IRC captures', () => {
       'more packets!',
       'even more packets!',
     ]);
-    expect(chan.filter((e) => e.side === 's2c').map((e) => [e.peer, e.text])).toEqual([
-      ['tim1', 'do we still need more packets?'],
-      ['tim1', 'maybe we do'],
+    // Inbound channel lines: the channel is the peer, the sender in detail.from.
+    expect(chan.filter((e) => e.side === 's2c').map((e) => [e.peer, e.detail?.from, e.text])).toEqual([
+      ['#testing', 'tim1', 'do we still need more packets?'],
+      ['#testing', 'tim1', 'maybe we do'],
     ]);
     expect(ev.filter((e) => e.kind === 'file')).toEqual([
       expect.objectContaining({ side: 'c2s', peer: 'tim1', file: { name: 'ssh.trace', size: 1320211 }, detail: expect.objectContaining({ address: '10.0.0.7', port: 59130 }) }),

@@ -83,11 +83,12 @@ describe('IRC session', () => {
     expect(action?.draft).toMatchObject({ kind: 'message', text: 'pays with 4111-1111-1111-1111' });
   });
 
-  test('inbound messages: peer is the sender, channel in detail, blocked ones never reach the client', () => {
+  test('inbound messages: peer is the channel (sender in detail.from), blocked ones never reach the client', () => {
     const h = registered();
     h.server(':bob!b@h PRIVMSG #imgate :hi alice\r\n:bob!b@h PRIVMSG alice :project falcon plans\r\n');
     const msgs = h.ofKind('message');
-    expect(msgs[0]?.draft).toMatchObject({ side: 's2c', peer: 'bob', text: 'hi alice', detail: { channel: '#imgate' } });
+    expect(msgs[0]?.draft).toMatchObject({ side: 's2c', peer: '#imgate', text: 'hi alice', detail: { channel: '#imgate', from: 'bob' } });
+    expect(msgs[1]?.draft).toMatchObject({ side: 's2c', peer: 'bob', text: 'project falcon plans' });
     expect(h.clientGot).toContain(':bob!b@h PRIVMSG #imgate :hi alice\r\n');
     expect(h.clientGot).not.toMatch(/falcon plans/);
     expect(h.clientGot).toContain(':imgate NOTICE alice :Message from bob blocked by imgate policy (rule no-falcon)\r\n');

@@ -1,14 +1,12 @@
 // Random bytes, truncations and mutations of valid frames: the session must
 // never throw, must hold at most one unit in memory, and - under a policy
 // that allows everything - must pass every byte through unchanged.
-import fc from 'fast-check';
 import { oscarModule } from '../../../../src/protocols/oscar';
 import type { Side } from '../../../../src/protocols/types';
+import { assertMutatedUnits, assertRandomChunks } from '../framing/fuzz';
 import { HELLO, fileOfferIn, fileOfferOut, flap, imIn, imOut, loginCh1, selfInfo } from './frames';
-import { Harness } from './harness';
 
-const ALLOW_ALL = { default: 'allow', rules: [] };
-const MAX_UNIT = 4096;
+const target = { module: oscarModule, maxUnit: 4096, numRuns: 300 };
 
 const valid: Array<[Side, Buffer]> = [
   ['s2c', flap(1, 1, HELLO)],
@@ -21,57 +19,20 @@ const valid: Array<[Side, Buffer]> = [
   ['c2s', flap(5, 10, Buffer.alloc(0))],
 ];
 
-const side = fc.constantFrom<Side>('c2s', 's2c');
-const heldOf = (h: Harness): number => (h.session as unknown as { heldBytes: number }).heldBytes;
-
-function mutate(b: Buffer, edits: Array<[number, number]>, cut: number): Buffer {
+/** Edits anywhere (FLAP resynchronises), then cuts the tail. */
+function mutate(b: Buffer, edits: ReadonlyArray<readonly [number, number]>, cut: number): Buffer {
   const m = Buffer.from(b);
   for (const [at, v] of edits) if (m.length > 0) m[at % m.length] = v;
-  return m.subarray(0, Math.max(0, m.length - (cut % (m.length + 1))));
+  const c = edits.length > 0 ? cut : 0;
+  return m.subarray(0, Math.max(0, m.length - (c % (m.length + 1))));
 }
 
 describe('OSCAR fuzz', () => {
   it('random chunks never throw, stay bounded and pass unchanged when allowed', () => {
-    fc.assert(
-      fc.property(fc.array(fc.tuple(side, fc.uint8Array({ maxLength: 300 })), { maxLength: 30 }), (chunks) => {
-        const h = new Harness(oscarModule, ALLOW_ALL, { maxUnitBytes: MAX_UNIT });
-        const sent: Record<Side, Buffer[]> = { c2s: [], s2c: [] };
-        for (const [s, c] of chunks) {
-          const b = Buffer.from(c);
-          sent[s].push(b);
-          h.push(s, b);
-          expect(heldOf(h)).toBeLessThanOrEqual(2 * MAX_UNIT);
-        }
-        h.session.end('c2s');
-        h.session.end('s2c');
-        if (h.closed === undefined) {
-          expect(h.server().equals(Buffer.concat(sent.c2s))).toBe(true);
-          expect(h.client().equals(Buffer.concat(sent.s2c))).toBe(true);
-        } else expect(h.closed).toMatch(/limit/);
-      }),
-      { numRuns: 300 },
-    );
+    assertRandomChunks(target, { maxChunkBytes: 300, maxChunks: 30, closeReason: /limit/ });
   });
 
   it('mutated and truncated valid frames never throw under the test policy', () => {
-    const edit = fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }));
-    fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.nat({ max: valid.length - 1 }), fc.array(edit, { maxLength: 4 }), fc.nat(), fc.integer({ min: 1, max: 64 })), {
-          maxLength: 12,
-        }),
-        (ops) => {
-          const h = new Harness(oscarModule, undefined, { maxUnitBytes: MAX_UNIT });
-          for (const [i, edits, cut, chunk] of ops) {
-            const [s, frame] = valid[i] as [Side, Buffer];
-            h.pushSplit(s, mutate(frame, edits, edits.length > 0 ? cut : 0), chunk);
-            expect(heldOf(h)).toBeLessThanOrEqual(2 * MAX_UNIT);
-          }
-          h.session.end('c2s');
-          h.session.end('s2c');
-        },
-      ),
-      { numRuns: 300 },
-    );
+    assertMutatedUnits(target, { valid, maxOps: 12, maxChunkBytes: 64, mutate });
   });
 });

@@ -1,0 +1,172 @@
+// The cost of recording (issue 6: "recording costs < 10% of message
+// throughput"). Three imgates started alike, differing only in the record
+// store: audit off (the baseline), audit on with SQLite writes on the main
+// thread (IMGATE_AUDIT_WRITER=inline, the design before the writer thread),
+// and audit on as shipped (writer thread). Measured, alternating within each
+// round: IRC messages/s through the inspecting SOCKS5 door (closed-loop
+// latency runs and a stream of lines), and web IM REQMOD req/s on the ICAP
+// door; stored events are counted from each gateway's own metrics.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { progress } from '../lib/log';
+import { metric, scrape } from '../lib/metrics';
+import { freePort, waitPort } from '../lib/ports';
+import { lastJson, runToEnd, startDaemon, stopDaemon, unlessExits, type Daemon } from '../lib/proc';
+import { median } from '../lib/stats';
+import { startNgircd } from '../peers/ngircd';
+
+export type RecordMode = 'off' | 'inline' | 'thread';
+export const RECORD_MODES: readonly RecordMode[] = ['off', 'inline', 'thread'];
+
+export interface RecordSettings {
+  secs: number;
+  rounds: number;
+  bulkLines: number;
+  icapConns: number;
+  /** Which of the three to run (default all). */
+  modes?: readonly RecordMode[];
+}
+
+export interface RecordSide {
+  /** Per-round figures; the median is reported. */
+  runs: number[];
+  median: number;
+  /** Events the gateway stored during these runs (imgate_audit_written_total). */
+  stored: number;
+  /** Events dropped by a full queue during these runs. */
+  dropped: number;
+}
+
+export interface RecordRow {
+  what: 'irc-latency' | 'irc-bulk' | 'webim-reqmod';
+  unit: 'msg/s' | 'req/s';
+  sides: Partial<Record<RecordMode, RecordSide>>;
+}
+
+export interface RecordResult {
+  settings: RecordSettings;
+  rows: RecordRow[];
+  errors: string[];
+}
+
+interface Gw {
+  mode: RecordMode;
+  d: Daemon;
+  socks: number;
+  icap: number;
+  admin: number;
+}
+
+async function startGw(repoRoot: string, tmp: string, mode: RecordMode): Promise<Gw> {
+  const dir = path.join(tmp, `imgate-record-${mode}`);
+  mkdirSync(dir, { recursive: true });
+  const [socks, icap, admin, http] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  writeFileSync(path.join(dir, 'policy.yaml'), 'default: allow\nrules: []\n');
+  const conf = path.join(dir, 'imgate.yaml');
+  writeFileSync(
+    conf,
+    // warn for every variant: with the store off the gateway logs each allowed
+    // IM event at info (the log is then the only record), so an info-level
+    // comparison would measure that logging, not what the store costs.
+    `data_dir: ${dir}/var
+log: { level: ${process.env.BENCH_IMGATE_LOG ?? 'warn'} }
+policy_file: ${dir}/policy.yaml
+icap:
+  listen: { host: 127.0.0.1, port: ${icap} }
+socks5:
+  listen: { host: 127.0.0.1, port: ${socks} }
+http_proxy:
+  listen: { host: 127.0.0.1, port: ${http} }
+admin:
+  listen: { host: 127.0.0.1, port: ${admin} }
+audit:
+  enabled: ${mode !== 'off'}
+`,
+  );
+  const env = { ...process.env, IMGATE_AUDIT_WRITER: mode === 'inline' ? 'inline' : 'thread' };
+  const d = startDaemon(`imgate-${mode}`, process.execPath, [path.join(repoRoot, 'bin', 'imgate.js'), 'start', '--config', conf], path.join(dir, 'imgate.out'), { cwd: dir, env });
+  await unlessExits(d, Promise.all([waitPort(socks), waitPort(icap), waitPort(admin)]));
+  return { mode, d, socks, icap, admin };
+}
+
+const IRC_GEN = (repoRoot: string): string => path.join(repoRoot, 'dist', 'bench', 'load', 'irc-load.js');
+const ICAP_GEN = (repoRoot: string): string => path.join(repoRoot, 'dist', 'bench', 'load', 'icap-reqload.js');
+let runNo = 0;
+
+/** IRC messages per second through the gateway's SOCKS5 door. */
+async function irc(repoRoot: string, mode: 'latency' | 'bulk', socks: number, ircPort: number, secs: number, count: number): Promise<number> {
+  const tag = `r${process.pid % 1000}x${++runNo}`;
+  const lineBytes = mode === 'latency' ? 100 : 480;
+  const r = await runToEnd(process.execPath, [IRC_GEN(repoRoot), mode, 'socks5', String(socks), String(ircPort), String(secs), String(count), String(lineBytes), tag], (secs + 40) * 1000);
+  const j = lastJson<{ msgs: number; secs: number; rate: number; error?: string }>(r.stdout, `irc-load ${mode}`);
+  if (j.error && !j.msgs) throw new Error(`irc-load ${mode}: ${j.error}`);
+  // Bulk runs report bytes; messages per second is what the target is about.
+  return mode === 'latency' ? j.rate : j.msgs / j.secs;
+}
+
+async function reqmod(repoRoot: string, icap: number, conns: number, secs: number): Promise<number> {
+  const r = await runToEnd(process.execPath, [ICAP_GEN(repoRoot), '127.0.0.1', String(icap), 'reqmod', String(conns), String(secs), '1024', '200'], secs * 1000 + 15000);
+  const j = lastJson<{ rps: number; errors: number }>(r.stdout, 'icap-reqload reqmod');
+  return j.rps;
+}
+
+async function counters(g: Gw): Promise<{ written: number; dropped: number }> {
+  const t = await scrape(g.admin);
+  const m = (name: string): number => {
+    const v = metric(t, name);
+    return Number.isFinite(v) ? v : 0;
+  };
+  return { written: m('imgate_audit_written_total'), dropped: m('imgate_audit_dropped_total') };
+}
+
+export async function runRecord(repoRoot: string, tmp: string, s: RecordSettings): Promise<RecordResult> {
+  const modes = s.modes ?? RECORD_MODES;
+  const out: RecordResult = { settings: s, rows: [], errors: [] };
+  const started: Daemon[] = [];
+  try {
+    const ircPort = await freePort();
+    started.push(await startNgircd(tmp, ircPort));
+    const gws: Gw[] = [];
+    for (const m of modes) {
+      const g = await startGw(repoRoot, tmp, m);
+      started.push(g.d);
+      gws.push(g);
+    }
+    progress(`record: ngircd :${ircPort}; imgates ${gws.map((g) => `${g.mode} socks :${g.socks} icap :${g.icap}`).join(', ')}`);
+    // Warm-up, not recorded: JIT, SQLite pages, ngircd.
+    for (const g of gws) {
+      await irc(repoRoot, 'latency', g.socks, ircPort, 1, 1e6);
+      await reqmod(repoRoot, g.icap, s.icapConns, 1);
+    }
+    const plan: Array<{ what: RecordRow['what']; unit: RecordRow['unit']; run: (g: Gw) => Promise<number> }> = [
+      { what: 'irc-latency', unit: 'msg/s', run: (g) => irc(repoRoot, 'latency', g.socks, ircPort, s.secs, 1e6) },
+      { what: 'irc-bulk', unit: 'msg/s', run: (g) => irc(repoRoot, 'bulk', g.socks, ircPort, 30, s.bulkLines) },
+      { what: 'webim-reqmod', unit: 'req/s', run: (g) => reqmod(repoRoot, g.icap, s.icapConns, s.secs) },
+    ];
+    for (const p of plan) {
+      const row: RecordRow = { what: p.what, unit: p.unit, sides: {} };
+      const runs = new Map<RecordMode, number[]>(gws.map((g) => [g.mode, []]));
+      const before = new Map<RecordMode, { written: number; dropped: number }>();
+      for (const g of gws) before.set(g.mode, await counters(g));
+      for (let i = 0; i < s.rounds; i++) {
+        // Alternate the order each round so drift does not favour one side.
+        const order = i % 2 === 0 ? gws : [...gws].reverse();
+        for (const g of order) runs.get(g.mode)?.push(await p.run(g));
+        progress(`record ${p.what} round ${i + 1}: ${gws.map((g) => `${g.mode} ${(runs.get(g.mode)?.[i] ?? NaN).toFixed(0)} ${p.unit}`).join('; ')}`);
+      }
+      for (const g of gws) {
+        const a = before.get(g.mode) ?? { written: 0, dropped: 0 };
+        const b = await counters(g);
+        const r = runs.get(g.mode) ?? [];
+        row.sides[g.mode] = { runs: r, median: median(r), stored: b.written - a.written, dropped: b.dropped - a.dropped };
+      }
+      out.rows.push(row);
+    }
+  } catch (err) {
+    out.errors.push((err as Error).message.slice(0, 400));
+    progress(`FAILED record: ${(err as Error).message}`);
+  } finally {
+    for (const d of started.reverse()) await stopDaemon(d);
+  }
+  return out;
+}

@@ -1,0 +1,164 @@
+// XMPP through the inspecting gateway vs direct (issue 4 "Measured"): real
+// Prosody, a receiver always connected directly, a sender connected
+// directly or through imgate's SOCKS5 door (inspection on, as shipped; the
+// default allow policy still evaluates every message). Two measurements,
+// alternating direct / gateway within each round:
+//   latency: closed loop, one <message> in flight: delivery time (sender
+//            write -> receiver read, one process clock), p50 / p99;
+//   rate:    WINDOW messages in flight: delivered messages per second.
+// The clients run in this process (raw sockets, scenarios/xmpp-client.ts);
+// imgate and Prosody are separate processes.
+import { progress } from '../lib/log';
+import { median, quantile } from '../lib/stats';
+import type { Target } from '../load/handshake';
+import { BENCH_XMPP_DOMAIN } from './xmpp-prosody';
+import { xmppLogin, type XmppConn } from './xmpp-client';
+
+export const XMPP_BENCH_USERS = [
+  { name: 'tx', password: 'txpw' },
+  { name: 'rx', password: 'rxpw' },
+];
+/** Messages in flight in rate mode. */
+const WINDOW = 32;
+
+export interface XmppRun {
+  msgs: number;
+  secs: number;
+  rate: number;
+  p50_us?: number;
+  p99_us?: number;
+}
+
+export interface XmppSide {
+  runs: XmppRun[];
+  rate: number;
+  p50_us: number;
+  p99_us: number;
+}
+
+export interface XmppRow {
+  mode: 'latency' | 'rate';
+  bodyBytes: number;
+  direct: XmppSide;
+  gateway: XmppSide;
+}
+
+export interface XmppBenchResult {
+  prosody: string;
+  secs: number;
+  rounds: number;
+  rows: XmppRow[];
+}
+
+export interface XmppSettings {
+  secs: number;
+  rounds: number;
+  bodyBytes: number;
+}
+
+let runNo = 0;
+
+async function pair(via: Target): Promise<{ tx: XmppConn; rx: XmppConn }> {
+  const n = ++runNo;
+  const rx = await xmppLogin({ mode: 'direct', proxyPort: 0, dstPort: via.dstPort }, BENCH_XMPP_DOMAIN, 'rx', 'rxpw', `r${n}`);
+  const tx = await xmppLogin(via, BENCH_XMPP_DOMAIN, 'tx', 'txpw', `t${n}`);
+  return { tx, rx };
+}
+
+function close(c: XmppConn): void {
+  c.sock.end('</stream:stream>');
+  setTimeout(() => c.sock.destroy(), 200).unref();
+}
+
+function stanza(to: string, seq: number, pad: string): string {
+  return `<message to='${to}' type='chat' id='m${seq}'><body>${seq} ${pad}</body></message>`;
+}
+
+function latencyRun(tx: XmppConn, rx: XmppConn, secs: number, pad: string): Promise<XmppRun> {
+  return new Promise((resolve) => {
+    const lat: number[] = [];
+    const t0 = process.hrtime.bigint();
+    const deadline = Date.now() + secs * 1000;
+    let seq = 0;
+    let sentAt = 0n;
+    const send = (): void => {
+      if (Date.now() >= deadline) {
+        const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+        lat.sort((a, b) => a - b);
+        resolve({ msgs: lat.length, secs: elapsed, rate: lat.length / elapsed, p50_us: quantile(lat, 0.5), p99_us: quantile(lat, 0.99) });
+        return;
+      }
+      seq++;
+      sentAt = process.hrtime.bigint();
+      tx.sock.write(stanza(rx.jid, seq, pad));
+    };
+    rx.onBody = (b) => {
+      if (parseInt(b, 10) !== seq) return;
+      lat.push(Number(process.hrtime.bigint() - sentAt) / 1e3);
+      send();
+    };
+    send();
+  });
+}
+
+function rateRun(tx: XmppConn, rx: XmppConn, secs: number, pad: string): Promise<XmppRun> {
+  return new Promise((resolve) => {
+    let sent = 0;
+    let got = 0;
+    let stopping = false;
+    const t0 = process.hrtime.bigint();
+    setTimeout(() => {
+      stopping = true;
+      const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+      resolve({ msgs: got, secs: elapsed, rate: got / elapsed });
+    }, secs * 1000);
+    const pump = (): void => {
+      while (!stopping && sent - got < WINDOW) tx.sock.write(stanza(rx.jid, ++sent, pad));
+    };
+    rx.onBody = () => {
+      got++;
+      pump();
+    };
+    pump();
+  });
+}
+
+function side(runs: XmppRun[]): XmppSide {
+  return { runs, rate: median(runs.map((r) => r.rate)), p50_us: median(runs.map((r) => r.p50_us ?? NaN)), p99_us: median(runs.map((r) => r.p99_us ?? NaN)) };
+}
+
+async function once(mode: 'latency' | 'rate', via: Target, s: XmppSettings, pad: string): Promise<XmppRun> {
+  const { tx, rx } = await pair(via);
+  try {
+    return mode === 'latency' ? await latencyRun(tx, rx, s.secs, pad) : await rateRun(tx, rx, s.secs, pad);
+  } finally {
+    close(tx);
+    close(rx);
+  }
+}
+
+/** Runs both modes; `prosodyPort` is Prosody's c2s port, `socksPort` imgate's SOCKS5 door. */
+export async function runXmpp(s: XmppSettings, prosodyPort: number, socksPort: number, prosodyName: string): Promise<XmppBenchResult> {
+  const direct: Target = { mode: 'direct', proxyPort: 0, dstPort: prosodyPort };
+  const gateway: Target = { mode: 'socks5', proxyPort: socksPort, dstPort: prosodyPort };
+  const pad = 'x'.repeat(Math.max(0, s.bodyBytes - 8));
+  // Warm-up (not recorded): JIT in imgate's relay and XMPP dissector, Prosody caches.
+  await once('rate', gateway, { ...s, secs: Math.min(2, s.secs) }, pad);
+  await once('latency', direct, { ...s, secs: 1 }, pad);
+  progress('xmpp warm-up done (not recorded)');
+  const rows: XmppRow[] = [];
+  for (const mode of ['latency', 'rate'] as const) {
+    const d: XmppRun[] = [];
+    const g: XmppRun[] = [];
+    for (let i = 0; i < s.rounds; i++) {
+      const a = await once(mode, direct, s, pad);
+      const b = await once(mode, gateway, s, pad);
+      d.push(a);
+      g.push(b);
+      const show = (x: XmppRun): string => `${x.rate.toFixed(0)} msg/s${x.p99_us !== undefined ? ` p50 ${x.p50_us?.toFixed(0)} us p99 ${x.p99_us.toFixed(0)} us` : ''}`;
+      progress(`xmpp ${mode} round ${i + 1}: direct ${show(a)}; imgate ${show(b)}`);
+    }
+    rows.push({ mode, bodyBytes: s.bodyBytes, direct: side(d), gateway: side(g) });
+  }
+  return { prosody: prosodyName, secs: s.secs, rounds: s.rounds, rows };
+}

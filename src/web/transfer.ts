@@ -1,0 +1,215 @@
+// Files crossing the ICAP door that are not read as web IM bodies: any
+// upload (REQMOD body) or download (RESPMOD body) when AV is on, and web IM
+// uploads/downloads too large for body inspection. The body is held (memory
+// up to the spool threshold, disk past it: never whole in memory), each file
+// in it is scanned (every multipart part with a file name on its own, else
+// the body as one file), and the answer is either the held bytes passed on
+// unchanged (204 when Squid allows it, the ICAP server's echo while its
+// replay buffer still has them, else a stream of the held copy) or the block
+// page. An infected file (or a fail-closed scan error) is a recorded event
+// with the scanner and signature name.
+import type { HttpHead, IcapRequest, IcapVerdict } from '../../icap/types';
+import type { Metrics } from '../admin/metrics';
+import type { AuditSink } from '../audit/types';
+import { avLimits, overLimitResult, rangeSource, scanHeld } from '../av/held-scan';
+import { holdBody } from '../av/hold';
+import type { ScanSource } from '../av/scanner';
+import type { SpooledContent } from '../av/spool';
+import type { AvService, ScanResult } from '../av/types';
+import { newEventId } from '../events/id';
+import type { ImEvent, Verdict } from '../events/types';
+import { recordEvent } from '../inspect/context';
+import type { Logger } from '../log';
+import type { PolicyStore } from '../policy/store';
+import { MultipartIndexer } from './multipart-index';
+import { multipartBoundary } from './multipart';
+
+export interface TransferDeps {
+  policy: PolicyStore;
+  metrics: Metrics;
+  logger: Logger;
+  audit?: AuditSink;
+  av?: () => AvService | undefined;
+  /** Bytes the ICAP server can still echo from its replay buffer. */
+  replayBufferBytes: number;
+  logTextMax?: number;
+}
+
+export interface TransferTarget {
+  /** Web IM app, when the transfer is a catalogued endpoint. */
+  app?: string;
+  protocol?: string;
+  /** File name when the caller knows it (catalogue file_name sources). */
+  name?: string;
+  /** Record clean files too (app transfers are IM events; plain downloads are not). */
+  recordClean: boolean;
+  /** The reply for a blocked file, in the client's shape. */
+  block(ev: ImEvent, v: Verdict, what: string): IcapVerdict;
+}
+
+const ALLOW: IcapVerdict = Object.freeze({ kind: 'allow' });
+const MAX_PARTS = 1000;
+/**
+ * Squid 5.7 stops feeding a RESPMOD body at about 64 KiB past the preview
+ * until the ICAP server starts its answer (measured: the same stall with
+ * c-icap's virus_scan and with a bare stub). A download larger than this
+ * cannot be held whole and then judged; it goes through unscanned (logged)
+ * until the answer is trickled (see docs/configuration.md, AV).
+ */
+export const RESPMOD_HOLD_MAX = 60 * 1024;
+
+function declaredLength(head: HttpHead): number | undefined {
+  const v = head.get('content-length');
+  return v !== undefined && /^\s*\d{1,15}\s*$/.test(v) ? Number(v) : undefined;
+}
+
+/** File name a download or raw upload names itself by: Content-Disposition, else the last path segment. */
+export function transferName(head: HttpHead | undefined, url: string | undefined): string | undefined {
+  const cd = head?.get('content-disposition');
+  if (cd !== undefined) {
+    const ext = /filename\*\s*=\s*[^']*'[^']*'([^;\s]+)/i.exec(cd);
+    if (ext) {
+      try {
+        return decodeURIComponent(ext[1] as string);
+      } catch {
+        /* plain form below */
+      }
+    }
+    const m = /filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/i.exec(cd);
+    if (m) return (m[1] ?? m[2]) as string;
+  }
+  if (url === undefined) return undefined;
+  const p = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*([^?#]*)/i.exec(url)?.[1] ?? '';
+  const last = p.slice(p.lastIndexOf('/') + 1);
+  if (last === '') return undefined;
+  try {
+    return decodeURIComponent(last);
+  } catch {
+    return last;
+  }
+}
+
+interface FileToScan {
+  name?: string;
+  source: ScanSource;
+}
+
+export class AvTransfer {
+  constructor(private readonly deps: TransferDeps) {}
+
+  /** True when a scanner is configured (else nothing here runs). */
+  enabled(): boolean {
+    return this.deps.av?.()?.enabled === true;
+  }
+
+  async handle(req: IcapRequest, base: ImEvent, target: TransferTarget): Promise<IcapVerdict> {
+    const av = this.deps.av?.();
+    const isReq = req.method === 'REQMOD';
+    const head = isReq ? req.httpRequest : req.httpResponse;
+    if (av === undefined || !av.enabled || !req.hasBody || req.body === null || head === undefined) return ALLOW;
+    const lim = avLimits(av);
+    const log = { conn: req.connectionId, icap: req.id, client: base.clientIp, user: base.user, url: base.url };
+    const name = target.name ?? transferName(head, isReq ? undefined : base.url) ?? (isReq ? transferName(undefined, base.url) : undefined);
+
+    const declared = declaredLength(head);
+    if (!isReq && (declared === undefined || declared > RESPMOD_HOLD_MAX)) {
+      this.deps.logger.info({ ...log, file: name, bytes: declared }, 'AV: download larger than Squid lets the ICAP server hold: not scanned');
+      this.deps.metrics.avScansTotal.inc({ scanner: 'all', status: 'not_held' });
+      return ALLOW;
+    }
+    if (declared !== undefined && declared > lim.maxScanBytes) {
+      // Decided before reading: an allow lets the ICAP server stream the body through untouched.
+      const r = overLimitResult(av, declared, { name, size: declared, conn: req.connectionId });
+      return this.verdictFor(req, base, target, { name, result: r }) ?? ALLOW;
+    }
+
+    const boundary = isReq ? multipartBoundary(head.get('content-type')) : null;
+    const indexer = boundary === null ? null : new MultipartIndexer(boundary, MAX_PARTS);
+    let held: SpooledContent;
+    try {
+      const got = await holdBody(req.body, {
+        thresholdBytes: lim.spoolThresholdBytes,
+        maxBytes: lim.maxScanBytes,
+        dir: lim.spoolDir,
+        ...(indexer ? { observe: (c: Buffer, at: number) => indexer.push(c, at) } : {}),
+      });
+      if (got.kind === 'over') {
+        // The bytes read so far are gone: even a fail-open verdict cannot pass the body on.
+        const r = overLimitResult(av, got.seen, { name, size: got.seen, conn: req.connectionId });
+        this.deps.logger.warn({ ...log, seen: got.seen, limit: lim.maxScanBytes }, 'AV: body of unknown length over max_scan_bytes: blocked (it cannot be passed on unscanned)');
+        const forced: ScanResult = { ...r, outcome: { status: 'error', reason: r.outcome.status === 'error' ? r.outcome.reason : 'over max_scan_bytes', failOpen: false } };
+        return this.verdictFor(req, base, target, { name, result: forced }) ?? ALLOW;
+      }
+      held = got.content;
+    } catch (err) {
+      // The ICAP connection went away mid-body: nobody is waiting for an answer.
+      this.deps.logger.warn({ ...log, err: err instanceof Error ? err.message : String(err) }, 'AV: transfer body not read to its end');
+      throw err;
+    }
+
+    let keep = false;
+    try {
+      const files = await this.filesOf(held, indexer, name);
+      for (const f of files) {
+        const r = await scanHeld(av, f.source, { name: f.name, size: f.source.size, conn: req.connectionId });
+        const blocked = this.verdictFor(req, base, target, { name: f.name, result: r });
+        if (blocked !== null) return blocked;
+      }
+      // Passed on unchanged: 204 (Squid keeps its copy) or the server's echo while it still holds the bytes.
+      if (req.allow204 || held.size <= this.deps.replayBufferBytes) return ALLOW;
+      keep = true;
+      const out = held.open();
+      out.once('close', () => void held.dispose());
+      return { kind: 'modify', body: out };
+    } finally {
+      if (!keep) await held.dispose();
+    }
+  }
+
+  /** Every multipart part with a file name on its own; otherwise (or when malformed) the whole body. */
+  private async filesOf(held: SpooledContent, indexer: MultipartIndexer | null, name: string | undefined): Promise<FileToScan[]> {
+    if (indexer !== null) {
+      const parts = indexer.finish();
+      if (Array.isArray(parts)) {
+        const out: FileToScan[] = [];
+        for (const p of parts) {
+          if (p.filename === undefined) continue;
+          out.push({ name: p.filename, source: await rangeSource(held, p.start, p.end) });
+        }
+        return out;
+      }
+      this.deps.logger.info({ err: parts.message }, 'AV: multipart upload not well-formed: scanned as one file');
+    }
+    return held.size === 0 ? [] : [{ ...(name !== undefined ? { name } : {}), source: held }];
+  }
+
+  /** null: the file may pass. Records the event for anything but a silent clean pass. */
+  private verdictFor(req: IcapRequest, base: ImEvent, target: TransferTarget, f: { name?: string; result: ScanResult }): IcapVerdict | null {
+    const r = f.result;
+    const o = r.outcome;
+    const ev: ImEvent = { ...base, id: newEventId(), time: Date.now(), kind: 'file', file: { size: r.size } };
+    delete ev.verdict;
+    if (target.protocol !== undefined) ev.protocol = target.protocol;
+    if (target.app !== undefined) ev.app = target.app;
+    if (f.name !== undefined) ev.file!.name = f.name;
+    if (r.sha256 !== undefined) ev.file!.sha256 = r.sha256;
+    const logMax = this.deps.logTextMax ?? 4096;
+    if (o.status === 'clean') {
+      if (target.recordClean) recordEvent(this.deps, ev, (ev.verdict = { action: 'allow', rule: 'av:clean' }), { scanner: r.scanner, cached: r.cached }, logMax);
+      else if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ conn: req.connectionId, icap: req.id, file: f.name, size: r.size, sha256: r.sha256, cached: r.cached }, 'AV: transfer clean');
+      return null;
+    }
+    if (o.status === 'error' && o.failOpen) {
+      const v: Verdict = { action: 'allow', rule: `av:${r.scanner}` };
+      ev.verdict = v;
+      recordEvent(this.deps, ev, v, { scanner: r.scanner, scan_error: o.reason, fail_open: true }, logMax);
+      return null;
+    }
+    const v: Verdict = { action: 'block', rule: `av:${r.scanner}` };
+    ev.verdict = v;
+    const detail: Record<string, string | number | boolean> = o.status === 'infected' ? { scanner: r.scanner, signature: o.signature } : { scanner: r.scanner, scan_error: o.reason, fail_open: false };
+    recordEvent(this.deps, ev, v, detail, logMax);
+    const why = o.status === 'infected' ? o.signature : `scan failed: ${o.reason}`;
+    return target.block(ev, v, `file ${f.name ?? '(unnamed)'}: ${why}`);
+  }
+}

@@ -1,0 +1,176 @@
+// Files through Squid and imgate's ICAP door with a real clamd (custom
+// signature, peers.md §3): curl is the user, Squid the forward proxy, the
+// local origin reports the sha256 of every body it received. What a user
+// checks: an infected upload never reaches the server and curl gets the block
+// page; an infected download is replaced by it; a clean 8 MiB upload and a
+// 50 MiB download pass byte-identical; an infected Matrix media upload gets Matrix's own
+// error; with c-icap as imgate's AV backend the same upload is blocked.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { AV_MARKER, AV_SIGNATURE, Clamd } from './helpers/clamd';
+import { CIcapAv } from './helpers/cicap-av';
+import { curl } from './helpers/curl';
+import { Gateway } from './helpers/gateway';
+import { bigBody, sha256, startOrigin, type Origin } from './helpers/origin';
+import { Squid } from './helpers/squid';
+
+/**
+ * Clean upload size. 8 MiB (past the 2 MiB inspection limit and the 1 MiB
+ * spool threshold: held on disk, scanned, streamed back) passes; at 20 MiB
+ * and 50 MiB Squid 5.7 resets both connections while imgate is still
+ * reading (AV_UPLOAD_MIB=50 shows it). The download is 50 MiB: RESPMOD
+ * bodies over RESPMOD_HOLD_MAX pass unscanned (src/web/transfer.ts).
+ */
+const UPLOAD = Number(process.env.AV_UPLOAD_MIB ?? 8) * 1024 * 1024;
+const BIG = 50 * 1024 * 1024;
+
+let clamd: Clamd;
+let origin: Origin;
+let gw: Gateway;
+let squid: Squid;
+/** Serves an infected download at /infected/report.pdf. */
+let badOrigin: http.Server;
+let badBase: string;
+
+function testCatalogue(): string {
+  const shipped = fs.readFileSync(path.join(__dirname, '..', '..', 'conf', 'webim.yaml'), 'utf8');
+  return shipped.replace('hosts: [matrix.org, "*.matrix.org"]', 'hosts: ["127.0.0.1"]');
+}
+
+beforeAll(async () => {
+  clamd = await Clamd.start({ streamMaxLength: '60M' });
+  origin = await startOrigin();
+  badOrigin = http.createServer((req, res) => {
+    const body = Buffer.concat([bigBody(40_000), Buffer.from(AV_MARKER), bigBody(1000)]);
+    res.writeHead(200, { 'content-type': 'application/pdf', 'content-length': body.length, 'content-disposition': 'attachment; filename="report.pdf"' });
+    res.end(body);
+  });
+  await new Promise<void>((r) => badOrigin.listen(0, '127.0.0.1', r));
+  badBase = `http://127.0.0.1:${(badOrigin.address() as AddressInfo).port}`;
+  gw = await Gateway.start({
+    name: 'squid-av',
+    // audit off: this test reads the decided events from the log.
+    config: { audit: { enabled: false }, av: { scanners: [{ name: 'clamd', type: 'clamd', port: clamd.port, breaker: { timeout_ms: 60_000 } }], max_scan_bytes: 60 * 1024 * 1024 } },
+  });
+  const from = gw.logs().length;
+  fs.writeFileSync(path.join(gw.dir, 'webim.yaml'), testCatalogue());
+  gw.reload();
+  const reloaded = await gw.waitLog((l) => l.msg === 'reloaded' || l.msg === 'reload failed: keeping the running config and policy', 10000, from);
+  expect(reloaded?.msg).toBe('reloaded');
+  squid = await Squid.start({ icapPort: gw.ports.icap, name: 'squid-av' });
+}, 90_000);
+
+afterAll(async () => {
+  await Promise.allSettled([squid?.cleanup()]);
+  await gw?.cleanup();
+  await Promise.allSettled([clamd?.cleanup(), origin?.close(), new Promise((r) => badOrigin?.close(r))]);
+});
+
+function writeFile(name: string, content: Buffer): string {
+  const p = path.join(gw.dir, name);
+  fs.writeFileSync(p, content);
+  return p;
+}
+
+test('an infected POST upload: curl gets the block page, the origin never receives it, the event names the signature', async () => {
+  const file = writeFile('upload-bad.bin', Buffer.concat([bigBody(300_000), Buffer.from(AV_MARKER), bigBody(5000)]));
+  const from = gw.logs().length;
+  const r = await curl(['-x', squid.proxyUrl, '-H', 'Accept: text/html', '-H', 'Content-Type: application/octet-stream', '--data-binary', `@${file}`, `${origin.base}/upload/bad.bin`]);
+  expect(r.status).toBe(403);
+  expect(r.body.toString()).toContain('Blocked by imgate');
+  expect(origin.seen.filter((s) => s.url.includes('/upload/bad.bin'))).toEqual([]);
+  const ev = await gw.waitLog((l) => l.msg === 'im event' && l.kind === 'file' && l.action === 'block', 5000, from);
+  expect(ev).toMatchObject({ door: 'icap', direction: 'out', rule: 'av:clamd', file: { name: 'bad.bin', size: 305_000 + AV_MARKER.length } });
+  expect(String((ev?.detail as Record<string, unknown>).signature)).toMatch(new RegExp(`^${AV_SIGNATURE.replace(/\./g, '\\.')}`));
+}, 60_000);
+
+test('an infected multipart upload is blocked, naming the file part', async () => {
+  const file = writeFile('form-bad.doc', Buffer.concat([Buffer.from('intro '), Buffer.from(AV_MARKER)]));
+  const from = gw.logs().length;
+  const r = await curl(['-x', squid.proxyUrl, '-F', 'note=hello', '-F', `attachment=@${file};filename=quarterly.doc`, `${origin.base}/form/submit`]);
+  expect(r.status).toBe(403);
+  expect(origin.seen.filter((s) => s.url.includes('/form/submit'))).toEqual([]);
+  const ev = await gw.waitLog((l) => l.msg === 'im event' && l.kind === 'file' && l.action === 'block', 5000, from);
+  expect(ev).toMatchObject({ file: { name: 'quarterly.doc' } });
+}, 60_000);
+
+test('an infected download is replaced by the block page', async () => {
+  const from = gw.logs().length;
+  const r = await curl(['-x', squid.proxyUrl, '-H', 'Accept: text/html', `${badBase}/infected/report.pdf`]);
+  expect(r.status).toBe(403);
+  expect(r.body.toString()).toContain('Blocked by imgate');
+  expect(r.body.includes(Buffer.from(AV_MARKER))).toBe(false);
+  const ev = await gw.waitLog((l) => l.msg === 'im event' && l.kind === 'file' && l.action === 'block', 5000, from);
+  expect(ev).toMatchObject({ direction: 'in', file: { name: 'report.pdf' } });
+}, 60_000);
+
+test(`a clean ${UPLOAD / 1048576} MiB upload is held, scanned and reaches the origin byte-identical`, async () => {
+  const body = bigBody(UPLOAD);
+  const from = gw.logs().length;
+  const file = writeFile('clean-50m.bin', body);
+  const r = await curl(['-x', squid.proxyUrl, '-H', 'Content-Type: application/octet-stream', '--data-binary', `@${file}`, `${origin.base}/upload/clean-50m.bin`], 120_000);
+  expect(r.status).toBe(200);
+  expect(JSON.parse(r.body.toString())).toEqual({ length: UPLOAD, sha256: sha256(body) });
+  // Scanned, not waved through: clamd answered for exactly these bytes.
+  expect(await gw.waitLog((l) => l.msg === 'AV: transfer clean' && l.sha256 === sha256(body), 5000, from)).not.toBeNull();
+  fs.rmSync(file);
+}, 150_000);
+
+test('a clean 50 MiB download reaches curl byte-identical (passed on unscanned: over RESPMOD_HOLD_MAX)', async () => {
+  const r = await curl(['-x', squid.proxyUrl, `${origin.base}/big/${BIG}`], 120_000);
+  expect(r.status).toBe(200);
+  expect(r.body.length).toBe(BIG);
+  expect(crypto.createHash('sha256').update(r.body).digest('hex')).toBe(sha256(bigBody(BIG)));
+}, 150_000);
+
+test('an infected Matrix media upload (3 MiB, past the inspection limit) gets M_FORBIDDEN and never reaches the server', async () => {
+  const file = writeFile('matrix-bad.png', Buffer.concat([bigBody(3 * 1024 * 1024), Buffer.from(AV_MARKER)]));
+  const from = gw.logs().length;
+  const url = `${origin.base}/_matrix/media/v3/upload?filename=holiday.png`;
+  const r = await curl(['-x', squid.proxyUrl, '-H', 'Content-Type: image/png', '-H', 'Authorization: Bearer t0k', '--data-binary', `@${file}`, url], 60_000);
+  expect(r.status).toBe(403);
+  expect(JSON.parse(r.body.toString())).toMatchObject({ errcode: 'M_FORBIDDEN' });
+  expect(origin.seen.filter((s) => s.url.includes('/_matrix/media/v3/upload'))).toEqual([]);
+  const ev = await gw.waitLog((l) => l.msg === 'im event' && l.app === 'matrix' && l.kind === 'file', 5000, from);
+  expect(ev).toMatchObject({ action: 'block', file: { name: 'holiday.png' } });
+}, 90_000);
+
+test('Squid saw no ICAP errors', () => {
+  expect(squid.icapLog()).not.toMatch(/ICAP_ERR|\/500 /);
+});
+
+const cicapTest = CIcapAv.available() ? describe : describe.skip;
+cicapTest('imgate chained to c-icap (virus_scan + clamd_mod) as its AV backend, through Squid', () => {
+  let cicap: CIcapAv;
+  let gw2: Gateway;
+  let squid2: Squid;
+
+  beforeAll(async () => {
+    cicap = await CIcapAv.startAv(clamd.socketPath);
+    gw2 = await Gateway.start({ name: 'squid-av-cicap', config: { audit: { enabled: false }, av: { scanners: [{ name: 'cicap', type: 'icap', url: cicap.avscanUri, breaker: { timeout_ms: 20_000 } }] } } });
+    squid2 = await Squid.start({ icapPort: gw2.ports.icap, name: 'squid-av-cicap' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.allSettled([squid2?.cleanup()]);
+    await gw2?.cleanup();
+    await cicap?.cleanup();
+  });
+
+  test('an infected upload is blocked by the c-icap verdict; a clean one arrives byte-identical', async () => {
+    const bad = writeFile('cicap-bad.txt', Buffer.from(`some text ${AV_MARKER} more text\n`));
+    const r = await curl(['-x', squid2.proxyUrl, '-H', 'Accept: text/html', '--data-binary', `@${bad}`, `${origin.base}/cicap/bad.txt`]);
+    expect(r.status).toBe(403);
+    expect(origin.seen.filter((s) => s.url.includes('/cicap/bad.txt'))).toEqual([]);
+    const ev = await gw2.waitLog((l) => l.msg === 'im event' && l.kind === 'file' && l.action === 'block');
+    expect(ev).toMatchObject({ rule: 'av:cicap' });
+    const cleanBody = bigBody(1024 * 1024);
+    const good = writeFile('cicap-good.bin', cleanBody);
+    const ok = await curl(['-x', squid2.proxyUrl, '--data-binary', `@${good}`, `${origin.base}/cicap/good.bin`]);
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.body.toString())).toEqual({ length: cleanBody.length, sha256: sha256(cleanBody) });
+  }, 60_000);
+});
