@@ -1,14 +1,22 @@
 // XMPP through the inspecting gateway vs direct (issue 4 "Measured"): real
 // Prosody, a receiver always connected directly, a sender connected
-// directly or through imgate's SOCKS5 door (inspection on, as shipped; the
-// default allow policy still evaluates every message). Two measurements,
-// alternating direct / gateway within each round:
+// directly, through the bench's bare Node pipe relay (SOCKS5, no inspection:
+// what one user-space relay hop costs here) or through imgate's SOCKS5 door
+// (inspection on, as shipped; the default allow policy still evaluates every
+// message). Two measurements, alternating direct / pipe / gateway within each
+// round:
 //   latency: closed loop, one <message> in flight: delivery time (sender
 //            write -> receiver read, one process clock), p50 / p99;
 //   rate:    WINDOW messages in flight: delivered messages per second.
 // The clients run in this process (raw sockets, scenarios/xmpp-client.ts);
 // imgate and Prosody are separate processes.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { progress } from '../lib/log';
+import { freePort } from '../lib/ports';
+import { stopDaemon } from '../lib/proc';
+import { startPipeRelay } from '../peers/node-procs';
 import { median, quantile } from '../lib/stats';
 import type { Target } from '../load/handshake';
 import { BENCH_XMPP_DOMAIN } from './xmpp-prosody';
@@ -40,6 +48,8 @@ export interface XmppRow {
   mode: 'latency' | 'rate';
   bodyBytes: number;
   direct: XmppSide;
+  /** Bare Node SOCKS5 pipe relay: the cost of one relay hop without inspection. */
+  pipe: XmppSide;
   gateway: XmppSide;
 }
 
@@ -127,7 +137,8 @@ function side(runs: XmppRun[]): XmppSide {
   return { runs, rate: median(runs.map((r) => r.rate)), p50_us: median(runs.map((r) => r.p50_us ?? NaN)), p99_us: median(runs.map((r) => r.p99_us ?? NaN)) };
 }
 
-async function once(mode: 'latency' | 'rate', via: Target, s: XmppSettings, pad: string): Promise<XmppRun> {
+/** One run of `mode` through `via` (used by the profiling script too). */
+export async function once(mode: 'latency' | 'rate', via: Target, s: XmppSettings, pad: string): Promise<XmppRun> {
   const { tx, rx } = await pair(via);
   try {
     return mode === 'latency' ? await latencyRun(tx, rx, s.secs, pad) : await rateRun(tx, rx, s.secs, pad);
@@ -137,28 +148,49 @@ async function once(mode: 'latency' | 'rate', via: Target, s: XmppSettings, pad:
   }
 }
 
-/** Runs both modes; `prosodyPort` is Prosody's c2s port, `socksPort` imgate's SOCKS5 door. */
+/**
+ * Runs both modes; `prosodyPort` is Prosody's c2s port, `socksPort` imgate's
+ * SOCKS5 door. The bare pipe relay is started here (and stopped) so callers
+ * need not know about it.
+ */
 export async function runXmpp(s: XmppSettings, prosodyPort: number, socksPort: number, prosodyName: string): Promise<XmppBenchResult> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'imgate-xmpp-pipe-'));
+  const pipePort = await freePort();
+  const relay = await startPipeRelay(tmp, pipePort);
+  try {
+    return await runAll(s, prosodyPort, socksPort, pipePort, prosodyName);
+  } finally {
+    await stopDaemon(relay);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function runAll(s: XmppSettings, prosodyPort: number, socksPort: number, pipePort: number, prosodyName: string): Promise<XmppBenchResult> {
   const direct: Target = { mode: 'direct', proxyPort: 0, dstPort: prosodyPort };
+  const pipe: Target = { mode: 'socks5', proxyPort: pipePort, dstPort: prosodyPort };
   const gateway: Target = { mode: 'socks5', proxyPort: socksPort, dstPort: prosodyPort };
   const pad = 'x'.repeat(Math.max(0, s.bodyBytes - 8));
   // Warm-up (not recorded): JIT in imgate's relay and XMPP dissector, Prosody caches.
   await once('rate', gateway, { ...s, secs: Math.min(2, s.secs) }, pad);
   await once('latency', direct, { ...s, secs: 1 }, pad);
+  await once('latency', pipe, { ...s, secs: 1 }, pad);
   progress('xmpp warm-up done (not recorded)');
   const rows: XmppRow[] = [];
   for (const mode of ['latency', 'rate'] as const) {
     const d: XmppRun[] = [];
+    const p: XmppRun[] = [];
     const g: XmppRun[] = [];
     for (let i = 0; i < s.rounds; i++) {
       const a = await once(mode, direct, s, pad);
+      const c = await once(mode, pipe, s, pad);
       const b = await once(mode, gateway, s, pad);
       d.push(a);
+      p.push(c);
       g.push(b);
       const show = (x: XmppRun): string => `${x.rate.toFixed(0)} msg/s${x.p99_us !== undefined ? ` p50 ${x.p50_us?.toFixed(0)} us p99 ${x.p99_us.toFixed(0)} us` : ''}`;
-      progress(`xmpp ${mode} round ${i + 1}: direct ${show(a)}; imgate ${show(b)}`);
+      progress(`xmpp ${mode} round ${i + 1}: direct ${show(a)}; pipe relay ${show(c)}; imgate ${show(b)}`);
     }
-    rows.push({ mode, bodyBytes: s.bodyBytes, direct: side(d), gateway: side(g) });
+    rows.push({ mode, bodyBytes: s.bodyBytes, direct: side(d), pipe: side(p), gateway: side(g) });
   }
   return { prosody: prosodyName, secs: s.secs, rounds: s.rounds, rows };
 }

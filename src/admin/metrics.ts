@@ -22,6 +22,8 @@ export class Metrics {
   readonly auditDropped: Counter;
   readonly auditFailed: Counter;
   readonly auditQueueDepth: Gauge;
+  /** Per (protocol, kind, action): both counters' label children, resolved once (see countImEvent). */
+  private readonly imEventCounters = new Map<string, () => void>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -120,5 +122,27 @@ export class Metrics {
     this.auditFailed = new Counter({ name: 'imgate_audit_write_failures_total', help: 'Failed record store batch writes (retried).', registers });
     this.auditQueueDepth = new Gauge({ name: 'imgate_audit_queue_depth', help: 'IM events waiting in the audit queue.', registers });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * Counts one decided IM event in imgate_policy_verdicts_total and
+   * imgate_im_events_total. This runs per message on the relay's path, where
+   * prom-client's inc(labels) (a label-hash per call) showed in CPU profiles,
+   * so the label children are looked up once per combination. The keys are
+   * bounded: protocols come from the registry, kinds and actions are enums.
+   */
+  countImEvent(protocol: string, kind: string, action: string): void {
+    const key = `${protocol}\u0000${kind}\u0000${action}`;
+    let inc = this.imEventCounters.get(key);
+    if (inc === undefined) {
+      const verdicts = this.policyVerdicts.labels({ action });
+      const events = this.imEventsTotal.labels({ protocol, kind, action });
+      inc = (): void => {
+        verdicts.inc();
+        events.inc();
+      };
+      this.imEventCounters.set(key, inc);
+    }
+    inc();
   }
 }

@@ -92,8 +92,7 @@ export function eventFromDraft(facts: TunnelFacts, draft: EventDraft): ImEvent {
  */
 export function recordEvent(deps: ContextDeps, ev: ImEvent, verdict: Verdict, detail: EventDraft['detail'], logTextMax: number): void {
   const protocol = ev.protocol ?? 'unknown';
-  deps.metrics.policyVerdicts.inc({ action: verdict.action });
-  deps.metrics.imEventsTotal.inc({ protocol, kind: ev.kind, action: verdict.action });
+  deps.metrics.countImEvent(protocol, ev.kind, verdict.action);
   deps.audit?.record(ev, verdict, detail);
   const level = deps.audit !== undefined && verdict.action === 'allow' ? 'debug' : 'info';
   if (!deps.logger.isLevelEnabled(level)) return;

@@ -21,9 +21,41 @@ function attrOf(el: XElement, key: string): string | undefined {
   return el.attrs.get(key)?.value;
 }
 
+/** The <body/> wrapper's session facts and where owed stanzas go in it. */
+export interface BoshWrapper {
+  sid?: string;
+  to?: string;
+  from?: string;
+  type?: string;
+  /** Insert [at, at) (or replace [at, end) for '<body/>') with `open` + stanzas + `close`. */
+  insert: { at: number; end: number; open: string; close: string };
+}
+
+export interface BoshExtraction extends Extraction {
+  /** Absent for an empty poll body. */
+  wrapper?: BoshWrapper;
+}
+
+function wrapperFacts(el: XElement, offset: number, body: Buffer): BoshWrapper {
+  const w: BoshWrapper = { insert: { at: offset + el.innerEnd, end: offset + el.innerEnd, open: '', close: '' } };
+  const sid = attrOf(el, 'sid');
+  const to = attrOf(el, 'to');
+  const from = attrOf(el, 'from');
+  const type = attrOf(el, 'type');
+  if (sid !== undefined) w.sid = sid;
+  if (to !== undefined) w.to = to;
+  if (from !== undefined) w.from = from;
+  if (type !== undefined) w.type = type;
+  // '<body .../>': innerStart sits on the '/', so the tag is reopened around the stanzas.
+  if (el.innerStart === el.innerEnd && body[offset + el.innerStart] === 0x2f) {
+    w.insert = { at: offset + el.innerStart, end: offset + el.end, open: '>', close: `</${el.name}>` };
+  }
+  return w;
+}
+
 /** `out` = request body (client -> server), else a response body. */
-export function extractBosh(body: Buffer, out: boolean, maxBytes: number): Extraction {
-  const result: Extraction = { messages: [], files: [] };
+export function extractBosh(body: Buffer, out: boolean, maxBytes: number): BoshExtraction {
+  const result: BoshExtraction = { messages: [], files: [] };
   let wrapper: { el: XElement; offset: number } | null = null;
   let overflow = false;
   const tok = new XmlUnitTokenizer(
@@ -47,6 +79,7 @@ export function extractBosh(body: Buffer, out: boolean, maxBytes: number): Extra
     throw new WebBodyError('xml', 'no complete <body/> wrapper');
   }
   const { el: root, offset } = wrapper as { el: XElement; offset: number };
+  result.wrapper = wrapperFacts(root, offset, body);
   for (const st of root.children) {
     if (st.local === 'message') {
       const b = childNamed(st, 'body');

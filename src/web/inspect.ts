@@ -17,6 +17,7 @@ import { escapeXml } from '../protocols/xmpp';
 import { blockResponse } from '../icap-services/block-page';
 import { webBlockResponse } from './block';
 import { extractBosh } from './bosh';
+import { BoshWebSessions } from './bosh-session';
 import type { EndpointMatch, WebImCatalog } from './catalog';
 import { codingOf, decodeBody, encodeBody } from './decode';
 import { WebBodyError } from './errors';
@@ -93,6 +94,8 @@ export function splice(body: Buffer, reps: Replacement[]): Buffer {
 export class WebImInspector {
   private readonly msn: MsnGatewaySessions;
   private readonly transfers: AvTransfer;
+  /** BOSH sid -> domain, account, owed error stanzas (bounded). */
+  private readonly bosh = new BoshWebSessions();
 
   constructor(private readonly deps: WebImDeps) {
     this.msn = new MsnGatewaySessions(deps, 1024 * 1024);
@@ -170,8 +173,9 @@ export class WebImInspector {
         return isReq ? this.msn.request(req, target, base, body) : this.msn.response(req, target, base, body);
       }
       const found = this.extract(req, match, head, body, maxBody);
-      if (found.messages.length === 0 && found.files.length === 0) return ALLOW;
-      return await this.decide(req, match, base, body, coding, found);
+      const boshKey = ep.handler === 'bosh' ? this.bosh.annotate(isReq, { url: base.url, client: base.clientIp, user: base.user }, found) : null;
+      if (found.messages.length === 0 && found.files.length === 0 && (isReq || !this.bosh.owes(boshKey))) return ALLOW;
+      return await this.decide(req, match, base, body, coding, found, boshKey);
     } catch (err) {
       if (!(err instanceof WebBodyError)) throw err;
       return this.onError(req, match, base, err);
@@ -206,7 +210,7 @@ export class WebImInspector {
     recordEvent(this.deps, ev, verdict, detail, this.deps.logTextMax ?? 4096);
   }
 
-  private async decide(req: IcapRequest, match: EndpointMatch, base: ImEvent, body: Buffer, coding: ReturnType<typeof codingOf>, found: Extraction): Promise<IcapVerdict> {
+  private async decide(req: IcapRequest, match: EndpointMatch, base: ImEvent, body: Buffer, coding: ReturnType<typeof codingOf>, found: Extraction, boshKey: string | null = null): Promise<IcapVerdict> {
     const ep = match.endpoint;
     const reps: Replacement[] = [];
     const policy = this.deps.policy;
@@ -216,7 +220,11 @@ export class WebImInspector {
       this.record(ev, v);
       if (v.action === 'block' || (v.action === 'redact' && (m.kind !== 'message' || m.spans.length === 0))) {
         // BOSH: a blocked stanza is cut out; the wrapper (and its rid) still goes on.
-        if (m.stanza !== undefined && m.kind === 'message') reps.push({ ...m.stanza, bytes: Buffer.alloc(0) });
+        if (m.stanza !== undefined && m.kind === 'message') {
+          reps.push({ ...m.stanza, bytes: Buffer.alloc(0) });
+          // ...and the sender is told, in the next response of its BOSH session.
+          if (boshKey !== null && req.method === 'REQMOD') this.bosh.refused(boshKey, body, m, v.rule);
+        }
         else return this.block(req, match, base, ev, v, m.kind === 'login' ? 'login' : 'message text');
       } else if (v.action === 'redact') {
         for (const s of m.spans) {
@@ -228,6 +236,10 @@ export class WebImInspector {
     for (const f of found.files) {
       const blocked = await this.checkFile(req, match, base, body, f);
       if (blocked !== null) return blocked;
+    }
+    if (boshKey !== null && req.method !== 'REQMOD') {
+      const owed = this.bosh.deliver(boshKey, found);
+      if (owed !== null) reps.push(owed);
     }
     if (reps.length === 0) return ALLOW;
     const rewritten = encodeBody(splice(body, reps), coding);

@@ -30,7 +30,14 @@ export interface XElement {
   parent: XElement | null;
 }
 
-const NAME_END = /[\s/>]/;
+/** Exactly the characters /\s/ matches in a latin1 string (tab..CR, space, NBSP). */
+function isWs(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
+}
+
+function isNameEnd(c: number): boolean {
+  return c === 0x2f || c === 0x3e || isWs(c);
+}
 
 function localOf(qname: string): string {
   const i = qname.indexOf(':');
@@ -51,12 +58,12 @@ function resolveNs(el: XElement, prefix: string): string {
 function parseAttrs(s: string, from: number, to: number, attrs: Map<string, Attr>): void {
   let i = from;
   while (i < to) {
-    while (i < to && /\s/.test(s[i] as string)) i++;
+    while (i < to && isWs(s.charCodeAt(i))) i++;
     const eq = s.indexOf('=', i);
     if (eq < 0 || eq >= to) return;
     const key = s.slice(i, eq).trim();
     let q = eq + 1;
-    while (q < to && /\s/.test(s[q] as string)) q++;
+    while (q < to && isWs(s.charCodeAt(q))) q++;
     const quote = s[q];
     if (quote !== '"' && quote !== "'") return;
     const close = s.indexOf(quote, q + 1);
@@ -116,18 +123,18 @@ export function parseElement(s: string): XElement | null {
     }
     // Start tag: find its '>' outside quotes.
     let j = i + 1;
-    let quote = '';
+    let quote = 0;
     while (j < n) {
-      const c = s[j] as string;
-      if (quote !== '') {
-        if (c === quote) quote = '';
-      } else if (c === '"' || c === "'") quote = c;
-      else if (c === '>') break;
+      const c = s.charCodeAt(j);
+      if (quote !== 0) {
+        if (c === quote) quote = 0;
+      } else if (c === 0x22 || c === 0x27) quote = c;
+      else if (c === 0x3e) break;
       j++;
     }
     const gt = j; // may be n (truncated)
     let nameEnd = i + 1;
-    while (nameEnd < gt && !NAME_END.test(s[nameEnd] as string)) nameEnd++;
+    while (nameEnd < gt && !isNameEnd(s.charCodeAt(nameEnd))) nameEnd++;
     const empty = gt < n && s[gt - 1] === '/';
     const el: XElement = {
       name: s.slice(i + 1, nameEnd),

@@ -1,6 +1,7 @@
 // XML text helpers. Inputs to decodeText are latin1 views of raw bytes (one
 // char per byte); outputs are proper UTF-8-decoded strings.
 
+const NON_ASCII = /[^\x00-\x7f]/;
 const ENTITY = /&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);/g;
 
 function entity(_m: string, e: string): string {
@@ -24,7 +25,9 @@ function entity(_m: string, e: string): string {
 
 /** latin1 view of raw bytes -> decoded text. */
 export function decodeText(raw: string): string {
-  const s = Buffer.from(raw, 'latin1').toString('utf8');
+  // Pure ASCII (the common case) reads the same in latin1 and UTF-8: skip
+  // the round trip through a Buffer.
+  const s = NON_ASCII.test(raw) ? Buffer.from(raw, 'latin1').toString('utf8') : raw;
   return s.indexOf('&') < 0 ? s : s.replace(ENTITY, entity);
 }
 

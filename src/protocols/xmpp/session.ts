@@ -5,12 +5,13 @@
 // counters and a few pending iq ids (all bounded).
 import type { Verdict } from '../../events/types';
 import type { DissectorSession, EventDraft, SessionContext, SessionOutput, Side } from '../types';
-import { attr, child, find, parseElement, type XElement } from './element';
+import { attr, child, find, parseElement, type Attr, type XElement } from './element';
 import { escapeXml } from './escape';
 import { IbbTracker, ibbItem, NS_IBB, type IbbItem } from './ibb';
 import { findOffer } from './offers';
 import { blockedText, pingSubstitute, saslAbort, saslFailure, stanzaError, streamError } from './replies';
 import { authIdentity, bareJid, digestIdentity } from './sasl';
+import { resumeTtlMs, resumptionKey, resumptions, type SmState } from './resumption';
 import { AckMapper } from './smacks';
 import { openFileSink } from './transfer';
 import { XmlUnitTokenizer, type UnitKind } from './tokenizer';
@@ -63,8 +64,12 @@ export class XmppSession implements DissectorSession {
   private readonly swallowIds = new Set<string>();
   private pingSeq = 0;
   /** client -> server stanzas (server acks them) and server -> client stanzas (client acks them). */
-  private readonly smUp = new AckMapper();
-  private readonly smDown = new AckMapper();
+  private smUp = new AckMapper();
+  private smDown = new AckMapper();
+  /** This stream's key in the resumption table, once the server made it resumable. */
+  private smKey: string | null = null;
+  /** A <resume/> sent and not yet answered: the earlier connection's state, copied. */
+  private resuming: Resuming | null = null;
   /** IBB transfers and the offers that name them; made on the first file stanza (idle tunnels stay small). */
   private ibb: IbbTracker | null = null;
 
@@ -102,6 +107,8 @@ export class XmppSession implements DissectorSession {
 
   end(from: Side): void {
     if (this.closed || this.passthrough) return;
+    // The server's resumption window starts about now.
+    if (this.smKey !== null) resumptions.touch(this.smKey);
     this.ibb?.endSide(from);
     const dropped = this.tok[from].reset();
     if (dropped > 0) this.ctx.log.debug({ side: from, bytes: dropped }, 'xmpp: unfinished stanza dropped at end of stream');
@@ -184,6 +191,7 @@ export class XmppSession implements DissectorSession {
       return;
     }
     if (kind === 'header') this.onHeader(side, bytes);
+    else if (kind === 'close' && side === 'c2s') this.forgetResumable();
     if (kind !== 'stanza') {
       this.pass(side, bytes, start);
       return;
@@ -228,9 +236,7 @@ export class XmppSession implements DissectorSession {
         this.onAck('c2s', bytes, start, this.smDown);
         return;
       case 'resume':
-        // The counters of the earlier TCP connection are not ours to map.
-        this.ctx.log.info({}, 'xmpp: XEP-0198 resume passes unmapped');
-        this.pass('c2s', bytes, start);
+        this.onResume(bytes, start);
         return;
       default:
         this.pass('c2s', bytes, start);
@@ -255,8 +261,13 @@ export class XmppSession implements DissectorSession {
         this.onProceed(bytes, start);
         return;
       case 'enabled':
-        if (this.parse(bytes)?.ns.startsWith(NS_SM)) this.smDown.start();
-        this.pass('s2c', bytes, start);
+        this.onEnabled(bytes, start);
+        return;
+      case 'resumed':
+        this.onResumed(bytes, start);
+        return;
+      case 'failed':
+        this.onResumeFailed(bytes, start);
         return;
       case 'a':
         this.onAck('s2c', bytes, start, this.smUp);
@@ -414,12 +425,133 @@ export class XmppSession implements DissectorSession {
       this.pass(side, bytes, start);
       return;
     }
-    const mapped = mapper.map(Number(h.value));
+    if (this.smKey !== null) resumptions.touch(this.smKey);
+    this.passMapped(side, bytes, start, h, mapper.map(Number(h.value)));
+  }
+
+  /** Passes an SM nonza with its h attribute replaced by `mapped` (unchanged bytes when equal). */
+  private passMapped(side: Side, bytes: Buffer, start: number, h: Attr, mapped: number): void {
     if (String(mapped) === h.value) {
       this.pass(side, bytes, start);
       return;
     }
     this.send(side, Buffer.concat([bytes.subarray(0, h.start), Buffer.from(String(mapped)), bytes.subarray(h.end)]));
+  }
+
+  private onEnabled(bytes: Buffer, start: number): void {
+    const el = this.parse(bytes);
+    if (el !== null && isSm(el)) {
+      this.smDown.start();
+      const id = attr(el, 'id');
+      const resume = attr(el, 'resume');
+      if (id !== undefined && id !== '' && (resume === 'true' || resume === '1')) {
+        this.register(resumptionKey(this.ctx.destination.host, this.ctx.destination.port, id), resumeTtlMs(attr(el, 'max')));
+      }
+    }
+    this.pass('s2c', bytes, start);
+  }
+
+  private register(key: string, ttlMs: number): void {
+    this.smKey = key;
+    const state: SmState = { up: this.smUp, down: this.smDown, swallow: this.swallowIds, account: this.account, fullJid: this.fullJid };
+    resumptions.put(key, state, ttlMs);
+  }
+
+  /** A clean stream close ends the session for good: nothing will resume it. */
+  private forgetResumable(): void {
+    if (this.smKey === null) return;
+    if (resumptions.get(this.smKey)?.up === this.smUp) resumptions.delete(this.smKey);
+    this.smKey = null;
+  }
+
+  /**
+   * <resume previd h/>: h counts what the client handled of the server's
+   * stanzas, in the numbering the old connection gave it; the server needs
+   * its own numbering. The old state is copied now: the old tunnel may still
+   * be draining, and whatever it sees from here on the server re-sends.
+   */
+  private onResume(bytes: Buffer, start: number): void {
+    const el = this.parse(bytes);
+    const id = el !== null && isSm(el) ? attr(el, 'previd') : undefined;
+    const h = el !== null && isSm(el) ? el.attrs.get('h') : undefined;
+    if (id === undefined || h === undefined || !/^\d{1,10}$/.test(h.value)) {
+      this.pass('c2s', bytes, start);
+      return;
+    }
+    const key = resumptionKey(this.ctx.destination.host, this.ctx.destination.port, id);
+    const old = resumptions.get(key);
+    const n = Number(h.value);
+    if (old === undefined || (old.account !== undefined && this.account !== undefined && old.account !== this.account)) {
+      // Enabled before this gateway saw it (or not this account's): no offsets known, assume none.
+      this.ctx.log.info({ known: old !== undefined }, 'xmpp: XEP-0198 resume of a stream without known offsets');
+      this.resuming = { key, h: n, state: null };
+      this.pass('c2s', bytes, start);
+      return;
+    }
+    const state: SmState = { up: old.up.clone(), down: old.down.clone(), swallow: new Set(old.swallow), account: old.account, fullJid: old.fullJid };
+    this.resuming = { key, h: n, state };
+    this.passMapped('c2s', bytes, start, h, state.down.map(n));
+  }
+
+  /** <resumed h/>: h counts what the server handled of the client's stanzas; the client needs its numbering. */
+  private onResumed(bytes: Buffer, start: number): void {
+    const el = this.parse(bytes);
+    const h = el !== null && isSm(el) ? el.attrs.get('h') : undefined;
+    const r = this.resuming;
+    if (r === null || h === undefined || !/^\d{1,10}$/.test(h.value)) {
+      this.pass('s2c', bytes, start);
+      return;
+    }
+    this.resuming = null;
+    const m = Number(h.value);
+    if (r.state !== null) {
+      this.smUp = r.state.up;
+      this.smDown = r.state.down;
+      for (const id of r.state.swallow) {
+        if (this.swallowIds.size >= MAX_IDS) break;
+        this.swallowIds.add(id);
+        // Our next pings must not reuse an id whose answer is still owed.
+        const n = Number(id.slice(id.lastIndexOf('-') + 1));
+        if (Number.isSafeInteger(n) && n > this.pingSeq) this.pingSeq = n;
+      }
+      this.fullJid ??= r.state.fullJid;
+      this.account ??= r.state.account;
+    }
+    const mapped = r.state !== null ? this.smUp.map(m) : m;
+    // Both sides now re-send what the other did not handle; counting goes on from the stated h.
+    this.smUp.rewind(m);
+    this.smDown.rewind(r.h);
+    this.register(r.key, resumeTtlMs(undefined));
+    this.ctx.log.info({ h: m, mapped }, 'xmpp: XEP-0198 stream resumed');
+    if (this.loginAtBind && this.account !== undefined && !this.resumedLogin()) return;
+    this.passMapped('s2c', bytes, start, h, mapped);
+  }
+
+  /** A resumed stream binds nothing: the login owed at bind is decided here, on the account it resumes. */
+  private resumedLogin(): boolean {
+    this.loginAtBind = false;
+    const v = this.decide({ kind: 'login', side: 's2c', account: this.account, detail: { mechanism: this.mechanism ?? '', sasl: 'success', resumed: true } });
+    if (v.action !== 'block') return true;
+    this.streamFail(blockedText(v.rule, `Login of ${this.account ?? '?'}`), `xmpp: login of ${this.account ?? '?'} blocked by rule ${v.rule}`);
+    return false;
+  }
+
+  private onResumeFailed(bytes: Buffer, start: number): void {
+    const el = this.parse(bytes);
+    const r = this.resuming;
+    if (el === null || !isSm(el) || r === null) {
+      this.pass('s2c', bytes, start);
+      return;
+    }
+    this.resuming = null;
+    resumptions.delete(r.key);
+    // <failed h/> tells the client which of its stanzas the server did get.
+    const h = el.attrs.get('h');
+    if (r.state !== null && h !== undefined && /^\d{1,10}$/.test(h.value)) {
+      this.passMapped('s2c', bytes, start, h, r.state.up.map(Number(h.value)));
+      return;
+    }
+    this.pass('s2c', bytes, start);
   }
 
   // ---- stanzas -------------------------------------------------------------
@@ -489,25 +621,24 @@ export class XmppSession implements DissectorSession {
   private inspect(side: Side, local: string, el: XElement, peer: string | undefined): Decision | null {
     const type = attr(el, 'type') ?? '';
     if (type === 'error') return null;
-    const base = { side, account: this.account, peer };
     const offer = findOffer(el);
     if (offer !== null) {
       let file = offer.file;
       const item = offer.via === 'ibb' ? ibbItem(el) : null;
       // An IBB open names no file: the SI/Jingle offer of the same sid did.
       if (item !== null) file = this.ibb?.fileOf(item.sid) ?? file;
-      const v = this.decide({ ...base, kind: 'file', file, detail: { via: offer.via } });
+      const v = this.decide({ side, account: this.account, peer, kind: 'file', file, detail: { via: offer.via } });
       if (offer.via === 'si' || offer.via === 'jingle' || offer.via === 'ibb') this.tracker().noteOffer(el, v);
       return { what: 'file', verdict: v };
     }
     if (local === 'message') {
       const body = child(el, 'body');
       if (body === undefined) return null;
-      const v = this.decide({ ...base, kind: 'message', text: body.text, detail: { type: type || 'normal' } });
+      const v = this.decide({ side, account: this.account, peer, kind: 'message', text: body.text, detail: { type: type || 'normal' } });
       return { what: 'message', verdict: v };
     }
     if (local === 'presence') {
-      const v = this.decide({ ...base, kind: 'presence', detail: { type: type || 'available' } });
+      const v = this.decide({ side, account: this.account, peer, kind: 'presence', detail: { type: type || 'available' } });
       return { what: 'presence', verdict: v };
     }
     return null;
@@ -586,6 +717,14 @@ export class XmppSession implements DissectorSession {
       if (!this.smUp.injected()) this.shut('xmpp: too many XEP-0198 adjustments');
     }
   }
+}
+
+interface Resuming {
+  key: string;
+  /** The client's h as it wrote it (its own numbering). */
+  h: number;
+  /** The earlier connection's state (a copy), or null when this gateway never saw it. */
+  state: SmState | null;
 }
 
 interface Decision {

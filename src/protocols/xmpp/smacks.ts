@@ -59,6 +59,33 @@ export class AckMapper {
     return Math.max(0, h + off);
   }
 
+  /** A copy to carry on another connection (XEP-0198 resumption). */
+  clone(): AckMapper {
+    const c = new AckMapper();
+    c.active = this.active;
+    c.received = this.received;
+    c.at.push(...this.at);
+    c.offset.push(...this.offset);
+    c.current = this.current;
+    return c;
+  }
+
+  /**
+   * On resumption the receiver states how many it handled (`count`): what we
+   * delivered beyond that was lost with the old connection and its sender
+   * re-sends it, so changes recorded past `count` are undone (the re-sent
+   * stanzas are inspected, and suppressed or answered, again).
+   */
+  rewind(count: number): void {
+    this.active = true;
+    this.received = count;
+    let n = this.at.length;
+    while (n > 0 && (this.at[n - 1] as number) > count) n--;
+    this.at.length = n;
+    this.offset.length = n;
+    this.current = n > 0 ? (this.offset[n - 1] as number) : 0;
+  }
+
   private shift(at: number, delta: number): boolean {
     if (!this.active) return true;
     if (this.at.length >= MAX_BREAKPOINTS) return false;

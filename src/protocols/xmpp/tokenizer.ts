@@ -229,10 +229,23 @@ export class XmlUnitTokenizer {
           else if (c === GT && this.match === 1) this.afterMarkup(chunk, start, i);
           else this.match = 0;
           break;
-        case S.Content:
-          i++;
-          if (c === LT) this.state = S.Lt;
+        case S.Content: {
+          if (c === LT) {
+            i++;
+            this.state = S.Lt;
+            break;
+          }
+          // Character data needs no per-byte decision: jump to the next '<'
+          // (natively), checking the limit for the whole run at once.
+          let j = chunk.indexOf(LT, i + 1);
+          if (j < 0) j = n;
+          if (this.heldLen + (j - start) > this.limit) {
+            this.die();
+            return;
+          }
+          i = j;
           break;
+        }
       }
     }
     // Keep the unfinished unit's tail (the limit was checked byte by byte).
