@@ -9,7 +9,8 @@ import type { ParsedRequest } from './parser';
 import { IcapRequestImpl } from './request';
 import type { ResponseHeads } from './responses';
 import type { Settings } from './settings';
-import type { AdaptMethod, HttpHeadOut, IcapService, IcapVerdict, VerdictBody } from './types';
+import { TrickleBody } from './trickle';
+import type { AdaptMethod, HttpHeadOut, IcapService, IcapVerdict, Trickle, VerdictBody } from './types';
 import { chunkHeader, CRLF_LAST_CHUNK, headBytes, LAST_CHUNK } from './wire';
 
 /** What a transaction needs from its connection. */
@@ -33,6 +34,7 @@ const READABLE = 1; // bytes go to req.body
 const ECHO = 2; // bytes go straight back out as chunks
 const DISCARD = 3; // answered already: drop the rest
 const ECHO_HOLD = 4; // echo whose small remainder is in flight: send all in one write at the end
+const TRICKLE = 5; // answer under way, bytes go out and to the handler's sink, the tail waits for the decision
 
 /**
  * An echo whose remaining body (by Content-Length) fits in this many bytes is
@@ -73,6 +75,7 @@ export class Transaction implements BodySource {
   private chunkOpen = false;
   private discarded = 0;
   private outStream: Readable | null = null;
+  private trickle: TrickleBody | null = null;
   bytesOut = 0;
 
   constructor(
@@ -124,6 +127,10 @@ export class Transaction implements BodySource {
         if (this.writeChunk(chunk)) return true;
         this.held = true;
         return false;
+      case TRICKLE:
+        if (this.trickle!.push(chunk)) return true;
+        this.held = true;
+        return false;
       case ECHO_HOLD:
         this.queue.push(chunk);
         this.queued += chunk.length;
@@ -153,6 +160,7 @@ export class Transaction implements BodySource {
     if (this.mode === READABLE) this.body!.push(null);
     else if (this.mode === ECHO) this.endEcho();
     else if (this.mode === ECHO_HOLD) this.endHeld();
+    else if (this.mode === TRICKLE) this.trickle!.end();
     if (this.pending !== null) this.apply(this.pending);
     this.maybeFinish();
   }
@@ -160,6 +168,7 @@ export class Transaction implements BodySource {
   /** Socket drained: resume whichever producer was waiting on it. */
   onDrain(): void {
     if (this.mode === ECHO && this.held) this.release();
+    else if (this.mode === TRICKLE) this.trickle!.onSocketDrain();
     if (this.outStream !== null && this.outStream.isPaused()) this.outStream.resume();
   }
 
@@ -184,6 +193,7 @@ export class Transaction implements BodySource {
     this.finished = true;
     if (this.body !== null && !this.bodyDone) this.body.destroy(new Error('ICAP connection closed'));
     this.outStream?.destroy();
+    this.trickle?.dispose();
     this.observe();
   }
 
@@ -276,6 +286,8 @@ export class Transaction implements BodySource {
           return this.block(v.response, v.body);
         case 'modify':
           return this.modify(v.request, v.response, v.body === undefined ? 'original' : v.body);
+        case 'trickle':
+          return this.startTrickle(v);
         default:
           throw new Error(`unknown verdict kind ${(v as { kind: unknown }).kind}`);
       }
@@ -348,20 +360,8 @@ export class Transaction implements BodySource {
   private sendOriginalBody(head: OutHead | null): void {
     const isReq = this.req.method === 'REQMOD';
     const hasBody = this.req.hasBody;
-    let data = this.queue;
-    if (this.mode === READABLE) {
-      const body = this.body!;
-      const consumed = this.pushed - body.readableLength;
-      if (this.replay !== null) data = this.replay;
-      else if (consumed === 0) data = drain(body);
-      else {
-        this.serverError('handler read more body than the replay buffer holds', undefined);
-        return;
-      }
-      this.detachBody();
-    }
-    this.queue = [];
-    this.queued = 0;
+    const data = this.takeVirgin();
+    if (data === null) return;
     const needContinue = hasBody && this.previewWaiting && !this.continued;
     const close = this.decideClose(false);
     const parts: Array<Buffer | string> = [];
@@ -405,6 +405,79 @@ export class Transaction implements BodySource {
     if (needContinue) {
       this.continued = true;
       this.previewWaiting = false;
+      this.host.parserContinuePreview();
+    } else {
+      this.release();
+    }
+  }
+
+  /** The virgin body received so far (queued, or replayed when the handler read it); null after a 500. */
+  private takeVirgin(): Buffer[] | null {
+    let data = this.queue;
+    if (this.mode === READABLE) {
+      const body = this.body!;
+      const consumed = this.pushed - body.readableLength;
+      if (this.replay !== null) data = this.replay;
+      else if (consumed === 0) data = drain(body);
+      else {
+        this.serverError('handler read more body than the replay buffer holds', undefined);
+        return null;
+      }
+      this.detachBody();
+    }
+    this.queue = [];
+    this.queued = 0;
+    return data;
+  }
+
+  /** 200 with the original head now; the body follows as it arrives, its tail after the decision. */
+  private startTrickle(v: Trickle): void {
+    if (!this.req.hasBody) {
+      v.sink.end();
+      this.allow();
+      return;
+    }
+    const data = this.takeVirgin();
+    if (data === null) {
+      v.sink.destroy(new Error('ICAP transaction failed before the answer'));
+      return;
+    }
+    const isReq = this.req.method === 'REQMOD';
+    const head = this.originalHead();
+    const needContinue = this.previewWaiting && !this.continued;
+    const close = this.decideClose(false);
+    const parts: Array<Buffer | string> = [];
+    if (needContinue) parts.push(this.host.heads.continue100());
+    parts.push(this.host.heads.encap(close, this.encapsulated(head, isReq ? 'req-body' : 'res-body', true)));
+    if (head !== null) parts.push(head.bytes);
+    this.status = 200;
+    this.responseStarted = true;
+    this.writeParts(parts);
+    this.mode = TRICKLE;
+    const t = new TrickleBody({
+      writeChunk: (c) => this.writeChunk(c),
+      endBody: () => {
+        if (this.finished) return;
+        this.endEcho();
+        this.maybeFinish();
+      },
+      resume: () => this.release(),
+      abort: (reason) => {
+        if (!this.finished) this.host.destroy(`answer cut mid-body (${reason})`);
+      },
+    }, v.sink, v.holdBackBytes, v.decision);
+    this.trickle = t;
+    let go = true;
+    for (const d of data) go = t.push(d) && go;
+    if (this.bodyDone) {
+      t.end();
+      return;
+    }
+    if (!go) this.held = true;
+    if (needContinue) {
+      this.continued = true;
+      this.previewWaiting = false;
+      // With the parser paused the continued body waits in the socket until resume().
       this.host.parserContinuePreview();
     } else {
       this.release();

@@ -1,7 +1,7 @@
 // Public contract of the ICAP/1.0 library (RFC 3507). Wire protocol only:
 // nothing here knows about IM, policy or scanners. `src/` implements
 // IcapService and turns its decisions into IcapVerdict values.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 export type IcapMethod = 'OPTIONS' | 'REQMOD' | 'RESPMOD';
 export type AdaptMethod = Exclude<IcapMethod, 'OPTIONS'>;
@@ -83,7 +83,31 @@ export type IcapVerdict =
    * Rewrite. REQMOD may set `request`; RESPMOD may set `response`. Omitted
    * heads are sent unchanged. `body` defaults to 'original'.
    */
-  | { kind: 'modify'; request?: HttpHeadOut; response?: HttpHeadOut; body?: VerdictBody };
+  | { kind: 'modify'; request?: HttpHeadOut; response?: HttpHeadOut; body?: VerdictBody }
+  /**
+   * Answer now, decide later (what c-icap calls "send percent data"): the
+   * 200 with the original head starts at once and the virgin body streams
+   * out as it arrives, while `sink` receives the same bytes (e.g. a scanner
+   * spooling them). The last `holdBackBytes` are kept back until `decision`
+   * settles: 'pass' sends them and ends the body; 'abort' (or a rejection)
+   * closes the ICAP connection mid-body, so the client never gets a complete
+   * message. Reading pauses while either the socket or `sink` is full.
+   * `sink` is ended at the body's end and destroyed if the connection dies.
+   * A decision that comes before the body's end stops feeding `sink`
+   * ('pass': the rest streams straight through). Without a body this is a
+   * plain allow. The handler must not have read more of req.body than the
+   * replay buffer keeps.
+   */
+  | Trickle;
+
+export type TrickleDecision = 'pass' | 'abort';
+
+export interface Trickle {
+  kind: 'trickle';
+  sink: Writable;
+  holdBackBytes: number;
+  decision: Promise<TrickleDecision>;
+}
 
 export interface IcapService {
   /** Service path, e.g. "/reqmod". */

@@ -18,6 +18,14 @@ export interface HoldOptions {
   observe?: (chunk: Buffer, offset: number) => void;
 }
 
+/**
+ * Bytes queued for the disk before reading pauses. Reading must not stop on
+ * every write: Squid 5.7 (measured) treats a full 64 KiB client request
+ * buffer as the client closing (a zero-size read returning 0) and resets a
+ * large upload whenever the ICAP side stalls, so the spool writes behind.
+ */
+const WRITE_BEHIND_BYTES = 4 * 1024 * 1024;
+
 export type HoldResult = { kind: 'held'; content: SpooledContent } | { kind: 'over'; seen: number };
 
 export function holdBody(stream: Readable, opts: HoldOptions): Promise<HoldResult> {
@@ -27,8 +35,15 @@ export function holdBody(stream: Readable, opts: HoldOptions): Promise<HoldResul
     let chunks: Buffer[] | null = [];
     let fh: fs.promises.FileHandle | null = null;
     let file: string | null = null;
-    /** The disk write in progress; the stream is paused until it settles. */
+    /** The disk writes in progress (one batch at a time). */
     let writing: Promise<void> = Promise.resolve();
+    let flushing = false;
+    /** Chunks waiting for the disk, and their size. */
+    let queue: Buffer[] = [];
+    let queued = 0;
+    let paused = false;
+    /** A disk write failed (seen by onEnd when the body had already ended). */
+    let writeErr: Error | null = null;
     let done = false;
 
     const cleanup = (): void => {
@@ -50,14 +65,24 @@ export function holdBody(stream: Readable, opts: HoldOptions): Promise<HoldResul
         })
         .finally(() => reject(err));
     };
-    const toDisk = async (first: Buffer[], chunk: Buffer): Promise<void> => {
+    /** Writes queued batches until the queue is empty; reading resumes once it is below the mark. */
+    const flush = async (): Promise<void> => {
       if (fh === null) {
         await fs.promises.mkdir(opts.dir, { recursive: true, mode: 0o700 });
         file = tempName(opts.dir);
         fh = await fs.promises.open(file, 'wx', 0o600);
-        if (first.length > 0) await fh.writev(first);
       }
-      await fh.write(chunk);
+      while (queue.length > 0) {
+        const batch = queue;
+        queue = [];
+        queued = 0;
+        if (paused && !done) {
+          paused = false;
+          stream.resume();
+        }
+        // writev takes at most IOV_MAX (1024) buffers per call.
+        for (let i = 0; i < batch.length; i += 1024) await fh.writev(batch.slice(i, i + 1024));
+      }
     };
     const onData = (chunk: Buffer): void => {
       if (done) return;
@@ -83,15 +108,29 @@ export function holdBody(stream: Readable, opts: HoldOptions): Promise<HoldResul
         chunks?.push(chunk);
         return;
       }
-      // Awaiting each write is the backpressure: the body is not read faster than the disk takes it.
-      const first = chunks ?? [];
-      chunks = null;
-      stream.pause();
-      writing = toDisk(first, chunk).then(
+      if (chunks !== null) {
+        queue = chunks;
+        for (const c of chunks) queued += c.length;
+        chunks = null;
+      }
+      queue.push(chunk);
+      queued += chunk.length;
+      // The queue bound is the backpressure: the body is not read much faster than the disk takes it.
+      if (queued >= WRITE_BEHIND_BYTES && !paused) {
+        paused = true;
+        stream.pause();
+      }
+      if (flushing) return;
+      flushing = true;
+      writing = flush().then(
         () => {
-          if (!done) stream.resume();
+          flushing = false;
         },
-        (err: unknown) => fail(err instanceof Error ? err : new Error(String(err))),
+        (err: unknown) => {
+          flushing = false;
+          writeErr = err instanceof Error ? err : new Error(String(err));
+          fail(writeErr);
+        },
       );
     };
     const onEnd = (): void => {
@@ -101,6 +140,7 @@ export function holdBody(stream: Readable, opts: HoldOptions): Promise<HoldResul
       void writing.then(async () => {
         try {
           if (fh) await fh.close();
+          if (writeErr !== null) throw writeErr;
           resolve({ kind: 'held', content: new SpooledContent(size, hash.digest('hex'), file === null ? chunks : null, file, opts.dir) });
         } catch (err) {
           if (file !== null) await fs.promises.rm(file, { force: true });

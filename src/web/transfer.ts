@@ -7,8 +7,15 @@
 // unchanged (204 when Squid allows it, the ICAP server's echo while its
 // replay buffer still has them, else a stream of the held copy) or the block
 // page. An infected file (or a fail-closed scan error) is a recorded event
-// with the scanner and signature name.
-import type { HttpHead, IcapRequest, IcapVerdict } from '../../icap/types';
+// with the scanner and signature name. Downloads too large to hold before
+// answering (RESPMOD_HOLD_MAX) are trickled: they stream to the client while
+// the scan spools the same bytes, and an infected one is cut before its last
+// bytes. Uploads are always held whole: cutting a trickled upload would hand
+// the origin a truncated request (some servers keep partial uploads:
+// resumable and chunked-upload protocols), so the origin gets nothing until
+// the verdict.
+import { PassThrough } from 'node:stream';
+import type { HttpHead, IcapRequest, IcapVerdict, TrickleDecision } from '../../icap/types';
 import type { Metrics } from '../admin/metrics';
 import type { AuditSink } from '../audit/types';
 import { avLimits, overLimitResult, rangeSource, scanHeld } from '../av/held-scan';
@@ -33,6 +40,8 @@ export interface TransferDeps {
   /** Bytes the ICAP server can still echo from its replay buffer. */
   replayBufferBytes: number;
   logTextMax?: number;
+  /** Bytes of a trickled download kept back until its verdict (default TRICKLE_HOLD_BACK_BYTES). */
+  trickleHoldBackBytes?: number;
 }
 
 export interface TransferTarget {
@@ -53,10 +62,22 @@ const MAX_PARTS = 1000;
  * Squid 5.7 stops feeding a RESPMOD body at about 64 KiB past the preview
  * until the ICAP server starts its answer (measured: the same stall with
  * c-icap's virus_scan and with a bare stub). A download larger than this
- * cannot be held whole and then judged; it goes through unscanned (logged)
- * until the answer is trickled (see docs/configuration.md, AV).
+ * cannot be held whole and then judged: it is trickled instead (the answer
+ * streams while the scan spools the same bytes; the tail waits for the verdict).
  */
 export const RESPMOD_HOLD_MAX = 60 * 1024;
+/**
+ * What an infected trickled download never delivers: its last bytes. The
+ * connection is cut before them, so the client's transfer fails and the file
+ * is never complete. It must stay well under Squid's ~64 KiB window (above):
+ * Squid sends no more of the body until we have echoed what it sent, so a
+ * hold-back that large deadlocks (measured with 64 KiB: the download hangs).
+ */
+export const TRICKLE_HOLD_BACK_BYTES = 8 * 1024;
+/** Configured hold-backs are capped here (see TRICKLE_HOLD_BACK_BYTES). */
+export const TRICKLE_HOLD_BACK_MAX = 32 * 1024;
+/** The scan side's buffer between the ICAP connection and the spool (reading pauses when full). */
+const TRICKLE_SINK_BYTES = 64 * 1024;
 
 function declaredLength(head: HttpHead): number | undefined {
   const v = head.get('content-length');
@@ -112,16 +133,12 @@ export class AvTransfer {
     const name = target.name ?? transferName(head, isReq ? undefined : base.url) ?? (isReq ? transferName(undefined, base.url) : undefined);
 
     const declared = declaredLength(head);
-    if (!isReq && (declared === undefined || declared > RESPMOD_HOLD_MAX)) {
-      this.deps.logger.info({ ...log, file: name, bytes: declared }, 'AV: download larger than Squid lets the ICAP server hold: not scanned');
-      this.deps.metrics.avScansTotal.inc({ scanner: 'all', status: 'not_held' });
-      return ALLOW;
-    }
     if (declared !== undefined && declared > lim.maxScanBytes) {
       // Decided before reading: an allow lets the ICAP server stream the body through untouched.
       const r = overLimitResult(av, declared, { name, size: declared, conn: req.connectionId });
       return this.verdictFor(req, base, target, { name, result: r }) ?? ALLOW;
     }
+    if (!isReq && (declared === undefined || declared > RESPMOD_HOLD_MAX)) return this.trickle(req, base, target, av, name);
 
     const boundary = isReq ? multipartBoundary(head.get('content-type')) : null;
     const indexer = boundary === null ? null : new MultipartIndexer(boundary, MAX_PARTS);
@@ -164,6 +181,40 @@ export class AvTransfer {
     } finally {
       if (!keep) await held.dispose();
     }
+  }
+
+  /**
+   * A download too large to hold before answering: it streams to the client
+   * while the scan spools the same bytes; the last bytes wait for the
+   * verdict. Infected (or fail-closed): the ICAP connection is cut, Squid
+   * aborts the client's transfer, the event is recorded.
+   */
+  private trickle(req: IcapRequest, base: ImEvent, target: TransferTarget, av: AvService, name: string | undefined): IcapVerdict {
+    const lim = avLimits(av);
+    const sink = new PassThrough({ highWaterMark: TRICKLE_SINK_BYTES });
+    const decide = async (): Promise<TrickleDecision> => {
+      const got = await holdBody(sink, { thresholdBytes: lim.spoolThresholdBytes, maxBytes: lim.maxScanBytes, dir: lim.spoolDir });
+      if (got.kind === 'over') {
+        // Undeclared length past max_scan_bytes: it cannot be judged, and part of it is already out.
+        const r = overLimitResult(av, got.seen, { name, size: got.seen, conn: req.connectionId });
+        return this.verdictFor(req, base, target, { name, result: r }) === null ? 'pass' : 'abort';
+      }
+      const held = got.content;
+      try {
+        const r = await scanHeld(av, held, { name, size: held.size, conn: req.connectionId });
+        return this.verdictFor(req, base, target, { name, result: r }) === null ? 'pass' : 'abort';
+      } finally {
+        await held.dispose();
+      }
+    };
+    const decision = decide();
+    decision.then(
+      (d) => {
+        if (d === 'abort') this.deps.logger.warn({ conn: req.connectionId, icap: req.id, url: base.url, file: name }, 'AV: trickled download cut before its end');
+      },
+      (err: unknown) => this.deps.logger.warn({ conn: req.connectionId, icap: req.id, url: base.url, err: err instanceof Error ? err.message : String(err) }, 'AV: trickled download not read to its end'),
+    );
+    return { kind: 'trickle', sink, holdBackBytes: Math.min(this.deps.trickleHoldBackBytes ?? TRICKLE_HOLD_BACK_BYTES, TRICKLE_HOLD_BACK_MAX), decision };
   }
 
   /** Every multipart part with a file name on its own; otherwise (or when malformed) the whole body. */

@@ -141,6 +141,8 @@ function squidConf(sdir: string, port: number, opts: SquidOptions, passwd: strin
       'icap_preview_enable on',
       'icap_preview_size 1024',
       'icap_service_failure_limit -1',
+      // As conf/squid-imgate.conf recommends: large uploads held for AV (docs/configuration.md).
+      'client_request_buffer_max_size 8 MB',
       `icap_log stdio:${sdir}/icap.log icap_squid`,
       `icap_service svc_req reqmod_precache ${base}/reqmod bypass=0`,
       `icap_service svc_resp respmod_precache ${base}/respmod bypass=0`,

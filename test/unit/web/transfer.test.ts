@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import pino from 'pino';
 import type { IcapVerdict } from '../../../icap/types';
 import { avSchema, createAvService, type AvService } from '../../../src/av';
-import { RESPMOD_HOLD_MAX, transferName } from '../../../src/web/transfer';
+import { RESPMOD_HOLD_MAX, TRICKLE_HOLD_BACK_BYTES, transferName } from '../../../src/web/transfer';
 import { head, harness, imEvents, reqmodRequest, respmodRequest } from './helpers';
 
 const MARK = 'IMGATE-AV-TEST-MARKER';
@@ -128,12 +128,22 @@ test('an infected download (RESPMOD, within what Squid lets us hold) is replaced
   expect(good).toEqual({ kind: 'allow' });
 });
 
-test('a download larger than RESPMOD_HOLD_MAX is passed on unread and unscanned (logged), never stalled', async () => {
+test('a download larger than RESPMOD_HOLD_MAX is trickled: the scan side gets every byte, an infected one is cut (event names the signature), a clean one passes', async () => {
   const h = harness(POLICY, { av });
-  const req = respmodRequest({ url: 'http://dl.example/big.iso', body: Buffer.concat([noise(RESPMOD_HOLD_MAX + 1), Buffer.from(MARK)]) });
-  expect(await h.respmod.handle(req)).toEqual({ kind: 'allow' });
-  expect(req.body?.readableEnded).toBe(false);
-  expect(h.lines.some((l) => l.msg === 'AV: download larger than Squid lets the ICAP server hold: not scanned')).toBe(true);
+  const bad = Buffer.concat([noise(RESPMOD_HOLD_MAX + 1), Buffer.from(MARK)]);
+  const v = await h.respmod.handle(respmodRequest({ url: 'http://dl.example/big.iso', body: bad }));
+  if (v.kind !== 'trickle') throw new Error(`expected trickle, got ${v.kind}`);
+  expect(v.holdBackBytes).toBe(TRICKLE_HOLD_BACK_BYTES);
+  v.sink.end(bad);
+  expect(await v.decision).toBe('abort');
+  expect(imEvents(h)[0]).toMatchObject({ direction: 'in', kind: 'file', action: 'block', rule: 'av:marker', file: { name: 'big.iso', size: bad.length, sha256: sha(bad) }, detail: { signature: 'Imgate.Test.Marker' } });
+  const good = noise(RESPMOD_HOLD_MAX * 3);
+  const g = await h.respmod.handle(respmodRequest({ url: 'http://dl.example/clean.iso', body: good }));
+  if (g.kind !== 'trickle') throw new Error(`expected trickle, got ${g.kind}`);
+  g.sink.end(good);
+  expect(await g.decision).toBe('pass');
+  expect(imEvents(h)).toHaveLength(1);
+  expect(spoolFiles()).toEqual([]);
 });
 
 test('a Matrix media upload larger than the inspection limit is scanned and blocked with M_FORBIDDEN', async () => {
