@@ -96,10 +96,15 @@ ${r.im?.store ? storeTable(r.im.store) : 'Not run (BENCH_ONLY).'}
 
 ## AV: scan path and verdict cache (issue 5 target: a cached verdict costs < 5% of a scan)
 
-bench/scenarios/av.ts: clamd with a custom signature (started for the run), the
-same files scanned through imgate's AvService (breaker, hashing, spool, clamd
-client) and through a bare INSTREAM client, alternating; then a set of files
-scanned repeatedly to measure the verdict cache's hit ratio and hit cost.
+bench/scenarios/av.ts: clamd with a custom signature (started for the run);
+files scanned through imgate's AvService (breaker, hashing, verdict cache
+missed, clamd client) and through a bare INSTREAM client, each path with its
+own fresh random content and the order alternated per sample (clamd caches
+the MD5 of clean files it scanned, so the same bytes twice would measure its
+cache, not a scan); then each file again through the same path ("rescan":
+clamd's cache answers, so it is the transfer plus imgate's own work). Last, a
+set of files scanned repeatedly to measure imgate's verdict cache: hit ratio
+and the cost of a hit against a scan.
 
 ${r.im?.av ? avTable(r.im.av) : 'Not run (BENCH_ONLY).'}
 
