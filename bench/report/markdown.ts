@@ -85,6 +85,18 @@ line is counted. Each workload alternates between them within each round.
 
 ${r.im?.record ? recordTable(r.im.record) : 'Not run (BENCH_ONLY).'}
 
+The target is about the tunnel message path (the IRC rows). What the web IM
+row pays for, from a CPU profile of imgate under that load (bench/scenarios/
+webim.ts machinery with \`--cpu-prof\`, 64 KiB posts, taken separately from this
+run): handing each event to the writer thread (\`postMessage\` structured-clones
+the message text: about a fifth of the main thread, plus the garbage it leaves)
+and the writer thread's WAL writes (about three page writes per 64 KiB event),
+which compete with the load generator and the relay for the same 2 cores. In
+the IRC rows the writer-thread gateway has measured faster than the one with
+recording off in every round of full runs; we have not found why (the three
+gateways differ only in the \`audit\` section, and their order alternates), so
+read it as no measurable cost of recording on the tunnel path, not as a gain.
+
 ## Events stored per second (SQLite and PostgreSQL)
 
 bench/scenarios/store.ts: \`Store.writeBatch\` with batches of 256 events as the
