@@ -66,6 +66,19 @@ function generatedToken(dataDir: string): { token: string; path: string; created
 }
 
 /** Resolves files against the config file's directory (or data_dir for the generated token). */
+/**
+ * For `imgate check-config`: the secret files admin.auth names exist and hold
+ * a secret, so a typo fails the check instead of the next start. Nothing is
+ * generated or kept.
+ */
+export function checkAdminSecrets(s: AdminAuthSettings, configDir: string): void {
+  const rel = (p: string): string => (isAbsolute(p) ? p : resolve(configDir, p));
+  if (s.token === undefined && s.token_file !== undefined) readSecret(rel(s.token_file), 'token_file');
+  if (s.basic !== undefined && s.basic.password_sha256 === undefined && s.basic.password_file !== undefined) {
+    readSecret(rel(s.basic.password_file), 'basic.password_file');
+  }
+}
+
 export function resolveAdminAuth(s: AdminAuthSettings, dirs: { configDir: string; dataDir: string }): ResolvedAuth {
   const rel = (p: string): string => (isAbsolute(p) ? p : resolve(dirs.configDir, p));
   let tokenHash: Buffer | null = null;

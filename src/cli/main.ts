@@ -2,7 +2,7 @@
 // report | export | --version. Exit codes: 0 ok,
 // 1 runtime/startup failure (e.g. port in use), 2 invalid config or policy.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { ConfigError } from '../config/errors';
 import { loadConfig, type Config } from '../config/load';
@@ -13,6 +13,7 @@ import { computeIstag } from '../policy/istag';
 import { modules as protocolModules } from '../protocols/registry';
 import { runReplay } from '../replay/cli';
 import { CliError, runExport, runFiles, runReport, runSearch, type Io } from '../audit/cli';
+import { checkAdminSecrets } from '../admin/auth';
 
 function version(): string {
   // dist/src/cli -> package root is three levels up; src/cli (ts-jest) two.
@@ -57,6 +58,7 @@ function checkConfig(o: FileOpts): void {
   if (config) {
     try {
       const policy = loadPolicy(config.policyPath, config.policyExplicit);
+      if (config.admin.enabled && config.admin.ui) checkAdminSecrets(config.admin.auth, config.configFile ? dirname(config.configFile) : process.cwd());
       const doors = [
         config.icap.enabled ? `icap ${config.icap.listen.host}:${config.icap.listen.port}` : null,
         config.socks5.enabled ? `socks5 ${config.socks5.listen.host}:${config.socks5.listen.port}` : null,

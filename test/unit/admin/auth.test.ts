@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { AdminAuth, GENERATED_TOKEN_FILE, resolveAdminAuth } from '../../../src/admin/auth';
+import { AdminAuth, checkAdminSecrets, GENERATED_TOKEN_FILE, resolveAdminAuth } from '../../../src/admin/auth';
 import { parseConfig } from '../../../src/config/load';
 
 const basic = (u: string, p: string): string => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
@@ -73,4 +73,14 @@ test('config schema: admin.auth keys validated with errors naming the key', () =
   expect(() => parseConfig({ admin: { auth: { token: 'x'.repeat(20), token_file: 'f' } } }, null, { cwd: dir })).toThrow(/at most one of token or token_file/);
   expect(() => parseConfig({ admin: { auth: { basic: { user: 'u' } } } }, null, { cwd: dir })).toThrow(/exactly one of password_sha256 or password_file/);
   expect(() => parseConfig({ admin: { auth: { basic: { user: 'u', password_sha256: 'abc' } } } }, null, { cwd: dir })).toThrow(/64 hex/);
+});
+
+test('check-config: named secret files must exist and hold a secret; nothing is generated', () => {
+  expect(() => checkAdminSecrets({ token_file: 'missing-token', realm: 'r' }, dir)).toThrow(/admin\.auth\.token_file: cannot read .*missing-token: file not found/);
+  fs.writeFileSync(path.join(dir, 'empty'), '\n');
+  expect(() => checkAdminSecrets({ basic: { user: 'officer', password_file: 'empty' }, realm: 'r' }, dir)).toThrow(/admin\.auth\.basic\.password_file: .*empty is empty/);
+  fs.writeFileSync(path.join(dir, 'token'), 'a-long-enough-token-value\n');
+  expect(() => checkAdminSecrets({ token_file: 'token', realm: 'r' }, dir)).not.toThrow();
+  expect(() => checkAdminSecrets({ realm: 'r' }, dir)).not.toThrow();
+  expect(fs.existsSync(path.join(dir, 'var', GENERATED_TOKEN_FILE))).toBe(false);
 });
