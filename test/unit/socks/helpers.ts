@@ -3,8 +3,9 @@
 import net from 'node:net';
 import http from 'node:http';
 import crypto from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { DialError } from '../../../socks/types';
-import type { DoorHooks, DoorLogger, TunnelRequest, RefusalReason } from '../../../socks/types';
+import type { Door, DoorHooks, DoorLogger, TunnelRequest, RefusalReason } from '../../../socks/types';
 
 export interface LogLine {
   level: string;
@@ -236,4 +237,39 @@ export async function deadPort(): Promise<number> {
   const port = (s.address() as net.AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+export interface DoorFixture {
+  door: Door;
+  port: number;
+  hooks: TestHooks;
+  logger: ReturnType<typeof recordingLogger>;
+}
+
+/** The doors one test file starts on free ports with real hooks and a recording logger; closed together in afterAll. */
+export class DoorSet {
+  private readonly doors: Door[] = [];
+
+  async start(make: (hooks: TestHooks, logger: DoorLogger) => Door): Promise<DoorFixture> {
+    const hooks = realHooks();
+    const logger = recordingLogger();
+    const door = make(hooks, logger);
+    const { port } = await door.listen();
+    this.doors.push(door);
+    return { door, port, hooks, logger };
+  }
+
+  closeAll(): Promise<unknown> {
+    return Promise.all(this.doors.map((d) => d.close()));
+  }
+}
+
+/** curl as a real client (-sS, bounded time); resolves with its exit code and output, never rejects. */
+export function curl(args: string[], maxTimeSecs = 5): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('curl', ['-sS', '--max-time', String(maxTimeSecs), ...args], { timeout: (maxTimeSecs + 3) * 1000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
 }

@@ -1,49 +1,31 @@
 import net from 'node:net';
 import http from 'node:http';
 import crypto from 'node:crypto';
-import { execFile } from 'node:child_process';
 import { createHttpProxyDoor } from '../../../socks/http-door';
-import type { Door, HttpProxyDoorOptions } from '../../../socks/types';
-import { deadPort, pattern, rawExchange, realHooks, recordingLogger, sha256, startEchoOrigin, startHttpOrigin, until } from './helpers';
-import type { TestHooks } from './helpers';
+import type { HttpProxyDoorOptions } from '../../../socks/types';
+import { curl as curlFor, deadPort, DoorSet, pattern, rawExchange, sha256, startEchoOrigin, startHttpOrigin, until } from './helpers';
+import type { DoorFixture } from './helpers';
+
+const curl = (args: string[]) => curlFor(args, 8);
 
 jest.setTimeout(20000);
 
-function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('curl', ['-sS', '--max-time', '8', ...args], { timeout: 10000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-interface Fixture {
-  door: Door;
-  port: number;
-  hooks: TestHooks;
-  logger: ReturnType<typeof recordingLogger>;
-}
-
-const doors: Door[] = [];
-async function startDoor(over: Partial<HttpProxyDoorOptions> = {}): Promise<Fixture> {
-  const hooks = realHooks();
-  const logger = recordingLogger();
-  const door = createHttpProxyDoor({
-    host: '127.0.0.1',
-    port: 0,
-    auth: 'none',
-    realm: 'imgate-test',
-    headerTimeoutMs: 2000,
-    maxHeaderBytes: 8192,
-    keepAliveTimeoutMs: 2000,
-    hooks,
-    logger,
-    ...over,
-  });
-  const { port } = await door.listen();
-  doors.push(door);
-  return { door, port, hooks, logger };
+const doors = new DoorSet();
+function startDoor(over: Partial<HttpProxyDoorOptions> = {}): Promise<DoorFixture> {
+  return doors.start((hooks, logger) =>
+    createHttpProxyDoor({
+      host: '127.0.0.1',
+      port: 0,
+      auth: 'none',
+      realm: 'imgate-test',
+      headerTimeoutMs: 2000,
+      maxHeaderBytes: 8192,
+      keepAliveTimeoutMs: 2000,
+      hooks,
+      logger,
+      ...over,
+    }),
+  );
 }
 
 let echo: Awaited<ReturnType<typeof startEchoOrigin>>;
@@ -57,7 +39,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(doors.map((d) => d.close()));
+  await doors.closeAll();
   await echo.close();
   await webA.close();
   await webB.close();

@@ -1,12 +1,11 @@
 import net from 'node:net';
 import crypto from 'node:crypto';
-import { execFile } from 'node:child_process';
 import { SocksClient } from 'socks';
 import * as socksv5 from 'socksv5';
 import { createSocks5Door } from '../../../socks/socks5-door';
-import type { Door, RefusalReason } from '../../../socks/types';
-import { deadPort, pattern, rawExchange, sha256, realHooks, recordingLogger, startEchoOrigin, startHttpOrigin, until } from './helpers';
-import type { TestHooks } from './helpers';
+import type { RefusalReason } from '../../../socks/types';
+import { curl, deadPort, DoorSet, pattern, rawExchange, sha256, startEchoOrigin, startHttpOrigin, until } from './helpers';
+import type { DoorFixture } from './helpers';
 
 jest.setTimeout(15000);
 
@@ -25,30 +24,10 @@ function refusal(code: number): Buffer {
   return Buffer.from([5, code, 0, 1, 0, 0, 0, 0, 0, 0]);
 }
 
-function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('curl', ['-sS', '--max-time', '5', ...args], { timeout: 8000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
-interface Fixture {
-  door: Door;
-  port: number;
-  hooks: TestHooks;
-  logger: ReturnType<typeof recordingLogger>;
-}
-
-const doors: Door[] = [];
-async function startDoor(auth: 'none' | 'userpass' = 'none', handshakeTimeoutMs = 2000): Promise<Fixture> {
-  const hooks = realHooks();
-  const logger = recordingLogger();
-  const door = createSocks5Door({ host: '127.0.0.1', port: 0, auth, handshakeTimeoutMs, hooks, logger });
-  const { port } = await door.listen();
-  doors.push(door);
-  return { door, port, hooks, logger };
+const doors = new DoorSet();
+function startDoor(auth: 'none' | 'userpass' = 'none', handshakeTimeoutMs = 2000): Promise<DoorFixture> {
+  return doors.start((hooks, logger) => createSocks5Door({ host: '127.0.0.1', port: 0, auth, handshakeTimeoutMs, hooks, logger }));
 }
 
 let echo: Awaited<ReturnType<typeof startEchoOrigin>>;
@@ -62,7 +41,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(doors.map((d) => d.close()));
+  await doors.closeAll();
   await echo.close();
   await echo6.close();
   await web.close();
