@@ -43,6 +43,11 @@ interface Transfer {
 export type IbbItem = { op: 'open' | 'data' | 'close'; sid: string; el: XElement } | null;
 
 export function ibbItem(stanza: XElement): IbbItem {
+  // An error bounce may carry the original payload back (RFC 6120 8.3.1;
+  // @xmpp/client's answer to an unhandled iq does), and a result carries none:
+  // neither is the transfer, so their <data/> must not count as bytes sent.
+  const type = attr(stanza, 'type');
+  if (type === 'error' || type === 'result') return null;
   for (const c of stanza.children) {
     if (c.ns !== NS_IBB) continue;
     if (c.local !== 'open' && c.local !== 'data' && c.local !== 'close') continue;

@@ -80,6 +80,20 @@ describe('XMPP IBB transfers', () => {
     expect(h.events.find((e) => e.draft.detail?.via === 'ibb' && e.draft.detail?.transfer === undefined)?.draft.file).toEqual({ name: 'plan.pdf', size: file.length });
   });
 
+  it('error bounces carrying the data back are not a transfer (only the sent one is recorded)', () => {
+    const h = loggedIn(new Harness({}, ALLOW));
+    const file = crypto.randomBytes(3000);
+    const b64 = file.toString('base64');
+    h.client(open('s9') + data('s9', 0, b64) + close('s9'));
+    // The receiver's client answers each unhandled iq with an error that echoes its payload.
+    const bounce = (x: string): string =>
+      x.replace(/type='set'/, "type='error'").replace(/to='[^']*'/, "from='bob@imgate.test/t' to='alice@imgate.test/t'").replace('</iq>', "<error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>");
+    h.server(bounce(open('s9')) + bounce(data('s9', 0, b64)) + bounce(close('s9')));
+    const done = transfers(h);
+    expect(done).toHaveLength(1);
+    expect(done[0]?.draft).toMatchObject({ side: 'c2s', file: { size: 3000, sha256: sha(file) } });
+  });
+
   it('decodes base64 split across data stanzas (one stream, not per stanza)', () => {
     const h = loggedIn(new Harness({}, ALLOW));
     const file = crypto.randomBytes(1001);
