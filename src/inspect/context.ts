@@ -57,12 +57,12 @@ class TunnelLog implements SessionLogger {
   }
 }
 
-/** Builds the ImEvent for a draft (exported for tests and the capture replayer). */
-export function eventFromDraft(facts: TunnelFacts, draft: EventDraft): ImEvent {
+/** Builds the ImEvent for a draft (exported for tests and the capture replayer, which passes the capture time). */
+export function eventFromDraft(facts: TunnelFacts, draft: EventDraft, time = Date.now()): ImEvent {
   const d = facts.destination;
   const ev: ImEvent = {
     id: newEventId(),
-    time: Date.now(),
+    time,
     conn: facts.conn,
     door: facts.door,
     clientIp: facts.clientIp,

@@ -3,7 +3,7 @@
 // {"record":"event",...} per IM event (decided by the policy when given,
 // else allowed by rule 'default') and, with --connections,
 // {"record":"connection",...} per TCP connection. Warnings go to stderr.
-import { newEventId } from '../events/id';
+import { eventFromDraft } from '../inspect/context';
 import type { ImEvent, Verdict } from '../events/types';
 import { loadPolicy } from '../policy/load';
 import { PolicyStore } from '../policy/store';
@@ -27,25 +27,8 @@ export interface ReplayCliIo {
 
 /** The ImEvent the live gateway would build for this draft, at capture time. */
 export function replayImEvent(draft: EventDraft, conn: ReplayConn): ImEvent {
-  const ev: ImEvent = {
-    id: newEventId(),
-    time: conn.timeMs,
-    conn: conn.id,
-    door: 'replay',
-    clientIp: conn.clientIp,
-    groups: [],
-    protocol: draft.protocol,
-    direction: directionOf(draft.side),
-    kind: draft.kind,
-    host: conn.serverIp,
-    destination: { host: conn.serverIp, port: conn.serverPort },
-  };
-  if (draft.app !== undefined) ev.app = draft.app;
-  if (draft.account !== undefined) ev.account = draft.account;
-  if (draft.peer !== undefined) ev.peer = draft.peer;
-  if (draft.text !== undefined) ev.text = draft.text;
-  if (draft.file !== undefined) ev.file = draft.file;
-  return ev;
+  const facts = { conn: conn.id, door: 'replay', clientIp: conn.clientIp, user: undefined, destination: { host: conn.serverIp, port: conn.serverPort } } as const;
+  return eventFromDraft(facts, draft, conn.timeMs);
 }
 
 /**
