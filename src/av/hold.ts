@@ -52,8 +52,8 @@ export function holdBody(stream: Readable, opts: HoldOptions): Promise<HoldResul
       stream.off('error', onError);
       stream.off('close', onClose);
     };
-    const fail = (err: Error): void => {
-      if (done) return;
+    /** Stops listening, lets the write in progress settle, drops the spool file, then settles the promise. */
+    const discard = (settle: () => void): void => {
       done = true;
       cleanup();
       const f = file;
@@ -63,7 +63,11 @@ export function holdBody(stream: Readable, opts: HoldOptions): Promise<HoldResul
           if (fh) await fh.close().catch(() => undefined);
           if (f !== null) await fs.promises.rm(f, { force: true });
         })
-        .finally(() => reject(err));
+        .finally(settle);
+    };
+    const fail = (err: Error): void => {
+      if (done) return;
+      discard(() => reject(err));
     };
     /** Writes queued batches until the queue is empty; reading resumes once it is below the mark. */
     const flush = async (): Promise<void> => {
@@ -88,17 +92,9 @@ export function holdBody(stream: Readable, opts: HoldOptions): Promise<HoldResul
       if (done) return;
       if (size + chunk.length > opts.maxBytes) {
         // Stop here: nothing past the limit is read or kept.
-        done = true;
         stream.pause();
-        cleanup();
-        const f = file;
-        void writing
-          .catch(() => undefined)
-          .then(async () => {
-            if (fh) await fh.close().catch(() => undefined);
-            if (f !== null) await fs.promises.rm(f, { force: true });
-          })
-          .finally(() => resolve({ kind: 'over', seen: size + chunk.length }));
+        const seen = size + chunk.length;
+        discard(() => resolve({ kind: 'over', seen }));
         return;
       }
       opts.observe?.(chunk, size);
