@@ -250,6 +250,21 @@ export class Transaction implements BodySource {
     this.host.parserContinuePreview();
   }
 
+  /**
+   * After an answer whose parts began with the 100 Continue a still-open
+   * preview needed (unlike sendContinue, which writes it): the parser goes on
+   * to the rest of the body; otherwise the paused parser resumes.
+   */
+  private continueOrRelease(needContinue: boolean): void {
+    if (needContinue) {
+      this.continued = true;
+      this.previewWaiting = false;
+      this.host.parserContinuePreview();
+    } else {
+      this.release();
+    }
+  }
+
   private release(): void {
     if (!this.held) return;
     this.held = false;
@@ -402,13 +417,7 @@ export class Transaction implements BodySource {
     }
     this.mode = ECHO;
     this.writeParts(parts);
-    if (needContinue) {
-      this.continued = true;
-      this.previewWaiting = false;
-      this.host.parserContinuePreview();
-    } else {
-      this.release();
-    }
+    this.continueOrRelease(needContinue);
   }
 
   /** The virgin body received so far (queued, or replayed when the handler read it); null after a 500. */
@@ -474,14 +483,8 @@ export class Transaction implements BodySource {
       return;
     }
     if (!go) this.held = true;
-    if (needContinue) {
-      this.continued = true;
-      this.previewWaiting = false;
-      // With the parser paused the continued body waits in the socket until resume().
-      this.host.parserContinuePreview();
-    } else {
-      this.release();
-    }
+    // With the parser paused the continued body waits in the socket until resume().
+    this.continueOrRelease(needContinue);
   }
 
   /** Head and first bytes of a held echo, waiting for the body to end. */
