@@ -35,22 +35,30 @@ admin:
 `;
 }
 
+/** What a section changes in the shared config: the log level, extra top-level YAML (e.g. an `audit:` block), the environment. */
+export interface ImgateVariant {
+  logLevel?: string;
+  extraYaml?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
 /**
  * `nofile`: run under `prlimit --nofile=N:N` (prlimit execs in place, so the
  * pid stays imgate's) for sections that hold thousands of sockets.
  */
-export async function startImgate(repoRoot: string, tmp: string, name: string, nodeFlags: string[] = [], icap = imgateIcapEnabled(), nofile = 0): Promise<Imgate> {
+export async function startImgate(repoRoot: string, tmp: string, name: string, nodeFlags: string[] = [], icap = imgateIcapEnabled(), nofile = 0, variant: ImgateVariant = {}): Promise<Imgate> {
   const dir = path.join(tmp, name);
   mkdirSync(dir, { recursive: true });
   // icap 0 = ICAP disabled (not started, not measured).
   const ports: ImgatePorts = { icap: icap ? await freePort() : 0, socks5: await freePort(), http: await freePort(), admin: await freePort() };
   writeFileSync(path.join(dir, 'policy.yaml'), 'default: allow\nrules: []\n');
   const conf = path.join(dir, 'imgate.yaml');
-  writeFileSync(conf, configYaml(dir, ports, process.env.BENCH_IMGATE_LOG ?? 'info'));
+  writeFileSync(conf, configYaml(dir, ports, variant.logLevel ?? process.env.BENCH_IMGATE_LOG ?? 'info') + (variant.extraYaml ?? ''));
   const argv = [...nodeFlags, path.join(repoRoot, 'bin', 'imgate.js'), 'start', '--config', conf];
+  const spawnOpts = variant.env ? { cwd: dir, env: variant.env } : { cwd: dir };
   const d = nofile > 0
-    ? startDaemon(name, 'prlimit', [`--nofile=${nofile}:${nofile}`, process.execPath, ...argv], path.join(dir, 'imgate.out'), { cwd: dir })
-    : startDaemon(name, process.execPath, argv, path.join(dir, 'imgate.out'), { cwd: dir });
+    ? startDaemon(name, 'prlimit', [`--nofile=${nofile}:${nofile}`, process.execPath, ...argv], path.join(dir, 'imgate.out'), spawnOpts)
+    : startDaemon(name, process.execPath, argv, path.join(dir, 'imgate.out'), spawnOpts);
   await unlessExits(d, Promise.all([ports.icap ? waitPort(ports.icap) : null, waitPort(ports.socks5), waitPort(ports.http)]));
   return { ...d, ports, dir };
 }

@@ -6,14 +6,14 @@
 // round: IRC messages/s through the inspecting SOCKS5 door (closed-loop
 // latency runs and a stream of lines), and web IM REQMOD req/s on the ICAP
 // door; stored events are counted from each gateway's own metrics.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { progress } from '../lib/log';
 import { metric, scrape } from '../lib/metrics';
-import { freePort, waitPort } from '../lib/ports';
-import { lastJson, runToEnd, startDaemon, stopDaemon, unlessExits, type Daemon } from '../lib/proc';
+import { freePort } from '../lib/ports';
+import { lastJson, runToEnd, stopDaemon, type Daemon } from '../lib/proc';
 import { median } from '../lib/stats';
 import { startNgircd } from '../peers/ngircd';
+import { startImgate } from '../peers/imgate';
 
 export type RecordMode = 'off' | 'inline' | 'thread';
 export const RECORD_MODES: readonly RecordMode[] = ['off', 'inline', 'thread'];
@@ -58,35 +58,15 @@ interface Gw {
 }
 
 async function startGw(repoRoot: string, tmp: string, mode: RecordMode): Promise<Gw> {
-  const dir = path.join(tmp, `imgate-record-${mode}`);
-  mkdirSync(dir, { recursive: true });
-  const [socks, icap, admin, http] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  writeFileSync(path.join(dir, 'policy.yaml'), 'default: allow\nrules: []\n');
-  const conf = path.join(dir, 'imgate.yaml');
-  writeFileSync(
-    conf,
+  const g = await startImgate(repoRoot, tmp, `imgate-record-${mode}`, [], true, 0, {
     // warn for every variant: with the store off the gateway logs each allowed
     // IM event at info (the log is then the only record), so an info-level
     // comparison would measure that logging, not what the store costs.
-    `data_dir: ${dir}/var
-log: { level: ${process.env.BENCH_IMGATE_LOG ?? 'warn'} }
-policy_file: ${dir}/policy.yaml
-icap:
-  listen: { host: 127.0.0.1, port: ${icap} }
-socks5:
-  listen: { host: 127.0.0.1, port: ${socks} }
-http_proxy:
-  listen: { host: 127.0.0.1, port: ${http} }
-admin:
-  listen: { host: 127.0.0.1, port: ${admin} }
-audit:
-  enabled: ${mode !== 'off'}
-`,
-  );
-  const env = { ...process.env, IMGATE_AUDIT_WRITER: mode === 'inline' ? 'inline' : 'thread' };
-  const d = startDaemon(`imgate-${mode}`, process.execPath, [path.join(repoRoot, 'bin', 'imgate.js'), 'start', '--config', conf], path.join(dir, 'imgate.out'), { cwd: dir, env });
-  await unlessExits(d, Promise.all([waitPort(socks), waitPort(icap), waitPort(admin)]));
-  return { mode, d, socks, icap, admin };
+    logLevel: process.env.BENCH_IMGATE_LOG ?? 'warn',
+    extraYaml: `audit:\n  enabled: ${mode !== 'off'}\n`,
+    env: { ...process.env, IMGATE_AUDIT_WRITER: mode === 'inline' ? 'inline' : 'thread' },
+  });
+  return { mode, d: g, socks: g.ports.socks5, icap: g.ports.icap, admin: g.ports.admin };
 }
 
 const IRC_GEN = (repoRoot: string): string => path.join(repoRoot, 'dist', 'bench', 'load', 'irc-load.js');
