@@ -13,6 +13,7 @@ import { bareJid, blockedText, parseElement, stanzaError } from '../protocols/xm
 import { BoshStateTable, DEFAULT_BOSH_LIMITS, type BoshStateLimits } from './bosh-state';
 import type { BoshExtraction } from './bosh';
 import type { FoundMessage } from './extract';
+import { boundedTable, type BoundedTable } from '../util/lru';
 
 /** Where one body came from: the endpoint URL and who sent it (Squid's client and user). */
 export interface BoshScope {
@@ -33,13 +34,14 @@ const CREATING_TTL_MS = 30_000;
 export class BoshWebSessions {
   readonly table: BoshStateTable;
   // Session-creation requests waiting for the response that names their sid.
-  private readonly creating = new Map<string, { domain: string; at: number }>();
+  private readonly creating: BoundedTable<{ domain: string }>;
 
   constructor(
     limits: BoshStateLimits = DEFAULT_BOSH_LIMITS,
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
   ) {
     this.table = new BoshStateTable(limits, now);
+    this.creating = boundedTable({ max: MAX_CREATING, ttlMs: CREATING_TTL_MS, refreshOnGet: false, now });
   }
 
   /**
@@ -61,7 +63,7 @@ export class BoshWebSessions {
       const pending = this.creating.get(peerKey);
       if (pending !== undefined) {
         this.creating.delete(peerKey);
-        if (this.now() - pending.at <= CREATING_TTL_MS) s.domain ??= pending.domain;
+        s.domain ??= pending.domain;
       }
       if (w.from !== undefined && w.from !== '') s.domain ??= w.from;
     } else if (w.to !== undefined && w.to !== '') {
@@ -120,8 +122,6 @@ export class BoshWebSessions {
   }
 
   private noteCreating(peerKey: string, domain: string): void {
-    this.creating.delete(peerKey);
-    this.creating.set(peerKey, { domain, at: this.now() });
-    while (this.creating.size > MAX_CREATING) this.creating.delete(this.creating.keys().next().value as string);
+    this.creating.set(peerKey, { domain });
   }
 }

@@ -6,6 +6,7 @@
 // `idleMs` is forgotten) and owed bytes per session (error stanzas waiting
 // for a response body; too many or too old ones are dropped, since a client
 // that never polls again will never read them).
+import { boundedTable, type BoundedTable } from '../util/lru';
 
 export interface BoshStateLimits {
   /** Sessions remembered. */
@@ -32,17 +33,17 @@ export interface BoshSessionState {
   account?: string;
   owed: Owed[];
   owedBytes: number;
-  seen: number;
 }
 
 export class BoshStateTable {
-  // Map order = recency: every touch re-inserts, so the first entry is the oldest.
-  private readonly map = new Map<string, BoshSessionState>();
+  private readonly map: BoundedTable<BoshSessionState>;
 
   constructor(
     private readonly limits: BoshStateLimits = DEFAULT_BOSH_LIMITS,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.map = boundedTable({ max: limits.maxSessions, ttlMs: limits.idleMs, now });
+  }
 
   get size(): number {
     return this.map.size;
@@ -50,24 +51,18 @@ export class BoshStateTable {
 
   /** The session's state, refreshed; undefined when unknown or expired. */
   get(key: string): BoshSessionState | undefined {
-    const s = this.map.get(key);
-    if (s === undefined) return undefined;
-    const t = this.now();
-    this.map.delete(key);
-    if (t - s.seen > this.limits.idleMs) return undefined;
-    s.seen = t;
-    this.map.set(key, s);
-    return s;
+    return this.map.get(key);
   }
 
   /** The session's state, created when unknown. */
   touch(key: string): BoshSessionState {
-    const hit = this.get(key);
+    const hit = this.map.get(key);
     if (hit !== undefined) return hit;
-    this.sweep();
-    const s: BoshSessionState = { owed: [], owedBytes: 0, seen: this.now() };
+    // Sessions are created once per login: the moment to drop the dead ones,
+    // so a table that is far from full does not keep them either.
+    this.map.purgeStale();
+    const s: BoshSessionState = { owed: [], owedBytes: 0 };
     this.map.set(key, s);
-    while (this.map.size > this.limits.maxSessions) this.map.delete(this.map.keys().next().value as string);
     return s;
   }
 
@@ -92,9 +87,9 @@ export class BoshStateTable {
     return out;
   }
 
-  /** Whether the session has anything owed (without taking it). */
+  /** Whether the session has anything owed (without taking it or refreshing it). */
   owes(key: string): boolean {
-    const s = this.map.get(key);
+    const s = this.map.peek(key);
     return s !== undefined && s.owed.length > 0;
   }
 
@@ -106,15 +101,6 @@ export class BoshStateTable {
     const limit = this.now() - this.limits.owedTtlMs;
     while (s.owed.length > 0 && (s.owed[0] as Owed).at < limit) {
       s.owedBytes -= (s.owed.shift() as Owed).bytes.length;
-    }
-  }
-
-  /** Drops idle sessions from the old end (cheap: stops at the first live one). */
-  private sweep(): void {
-    const limit = this.now() - this.limits.idleMs;
-    for (const [k, s] of this.map) {
-      if (s.seen >= limit) break;
-      this.map.delete(k);
     }
   }
 }

@@ -10,6 +10,7 @@ import { ParsedHttpHead } from '../../../icap/http-head';
 import type { HeaderList } from '../../../icap/types';
 import type { SessionContext } from '../types';
 import { BoshInspector } from './bosh';
+import { boundedTable, type BoundedTable } from '../../util/lru';
 import { classifyRequest } from './classify';
 import { pathOf } from './framing';
 import { MsnGateways, nextSessionId, type MsnChain } from './msn';
@@ -55,43 +56,21 @@ function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** A Map used as an LRU: get() refreshes, set() evicts the oldest past `max`. */
-class Lru<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly max: number) {}
-  get size(): number {
-    return this.map.size;
-  }
-  get(k: string): V | undefined {
-    const v = this.map.get(k);
-    if (v !== undefined) {
-      this.map.delete(k);
-      this.map.set(k, v);
-    }
-    return v;
-  }
-  set(k: string, v: V): void {
-    this.map.delete(k);
-    this.map.set(k, v);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
-  }
-}
-
 /**
  * The IM state of every forwarded exchange. `ctx` is the caller's context,
  * pointed at the current request's facts before each call (calls are
  * synchronous, so events carry the request that carried them).
  */
 export class ForwardedIm {
-  private readonly bosh: Lru<BoshInspector>;
-  private readonly msn: Lru<MsnGateways>;
+  private readonly bosh: BoundedTable<BoshInspector>;
+  private readonly msn: BoundedTable<MsnGateways>;
 
   constructor(
     private readonly ctx: SessionContext,
     limits: ForwardedLimits = DEFAULT_LIMITS,
   ) {
-    this.bosh = new Lru(limits.maxBoshSessions);
-    this.msn = new Lru(limits.maxMsnOrigins);
+    this.bosh = boundedTable({ max: limits.maxBoshSessions });
+    this.msn = boundedTable({ max: limits.maxMsnOrigins });
   }
 
   get boshSessions(): number {

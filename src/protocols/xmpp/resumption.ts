@@ -5,8 +5,9 @@
 // Sessions have no shared home in the dissector contract, so this is a
 // module-level table: keyed by server address + the stream-management id the
 // server handed out (<enabled id=… resume='true'/>), bounded by entry count
-// (least recently registered goes first) and by the server's own resumption
+// (least recently used goes first) and by the server's own resumption
 // window (`max` on <enabled/>, capped), checked lazily.
+import { boundedTable, type BoundedTable } from '../../util/lru';
 import type { AckMapper } from './smacks';
 
 /** What a resumed connection inherits. Live objects of the registering session: copy before use. */
@@ -18,12 +19,6 @@ export interface SmState {
   swallow: ReadonlySet<string>;
   account: string | undefined;
   fullJid: string | undefined;
-}
-
-interface Entry {
-  state: SmState;
-  ttlMs: number;
-  expires: number;
 }
 
 export const MAX_RESUMABLE = 4096;
@@ -39,12 +34,13 @@ export function resumeTtlMs(max: string | undefined): number {
 }
 
 export class ResumptionTable {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries: BoundedTable<SmState>;
 
-  constructor(
-    private readonly limit = MAX_RESUMABLE,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(limit = MAX_RESUMABLE, now?: () => number) {
+    // Each entry gets the server's own window at put(); reads do not extend
+    // it (only a sign of life from the session does: touch).
+    this.entries = boundedTable({ max: limit, ttlMs: resumeTtlMs(undefined), refreshOnGet: false, ...(now !== undefined ? { now } : {}) });
+  }
 
   get size(): number {
     return this.entries.size;
@@ -52,26 +48,16 @@ export class ResumptionTable {
 
   /** Registers (or re-registers, making it the newest) the state behind `key`. */
   put(key: string, state: SmState, ttlMs: number): void {
-    this.entries.delete(key);
-    const now = this.now();
-    this.entries.set(key, { state, ttlMs, expires: now + ttlMs });
-    this.evict(now);
+    this.entries.set(key, state, { ttl: ttlMs });
   }
 
   /** The session behind `key` was seen alive: its resumption window restarts. */
   touch(key: string): void {
-    const e = this.entries.get(key);
-    if (e !== undefined) e.expires = this.now() + e.ttlMs;
+    this.entries.get(key, { updateAgeOnGet: true });
   }
 
   get(key: string): SmState | undefined {
-    const e = this.entries.get(key);
-    if (e === undefined) return undefined;
-    if (e.expires <= this.now()) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return e.state;
+    return this.entries.get(key);
   }
 
   delete(key: string): void {
@@ -80,14 +66,6 @@ export class ResumptionTable {
 
   clear(): void {
     this.entries.clear();
-  }
-
-  private evict(now: number): void {
-    // Oldest registrations first: drop the expired ones there, and any beyond the limit.
-    for (const [k, e] of this.entries) {
-      if (this.entries.size <= this.limit && e.expires > now) break;
-      this.entries.delete(k);
-    }
   }
 }
 

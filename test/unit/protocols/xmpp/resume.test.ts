@@ -198,17 +198,19 @@ describe('ResumptionTable', () => {
   });
 
   it('expires entries after their window; touch restarts it', () => {
-    let now = 0;
+    // lru-cache reads a start time of 0 as "no ttl": start the clock elsewhere.
+    const T = 1_000_000;
+    let now = T;
     const t = new ResumptionTable(10, () => now);
     const s = state();
     t.put('a', s, 1000);
     t.put('b', s, 1000);
-    now = 900;
+    now = T + 900;
     t.touch('a');
-    now = 1500;
+    now = T + 1500;
     expect(t.get('b')).toBeUndefined();
     expect(t.get('a')).toBe(s);
-    now = 2000;
+    now = T + 2000;
     expect(t.get('a')).toBeUndefined();
     expect(t.size).toBe(0);
   });
