@@ -1,4 +1,5 @@
-// Runs the record-store bench alone: `npx tsc -p tsconfig.json && node dist/bench/store-main.js [secs] [rounds] [batch]`.
+// Runs the record-store bench alone: `npx tsc -p tsconfig.json && node dist/bench/store-main.js [secs] [rounds] [batch]`;
+// BENCH_STORE_BEFORE=<dir with an older dist/> also measures that build's SQLite store, alternating (A/B).
 // Starts a throwaway PostgreSQL 15, prints the table and the JSON result, stops it.
 import { runStandalone } from './lib/standalone';
 import { storeTable } from './report/store-table';
@@ -8,7 +9,8 @@ runStandalone('store-bench', async (tmp) => {
   const secs = Number(process.argv[2] ?? 3);
   const rounds = Number(process.argv[3] ?? 3);
   const batch = Number(process.argv[4] ?? 256);
-  const r = await runStore({ secs, rounds, batch }, tmp);
+  const before = process.env.BENCH_STORE_BEFORE;
+  const r = await runStore({ secs, rounds, batch, ...(before ? { beforeRoot: before } : {}) }, tmp);
   console.log(storeTable(r));
   console.log(JSON.stringify(r));
 });

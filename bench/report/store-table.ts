@@ -14,6 +14,7 @@ export function storeTable(r: StoreBenchResult): string {
     '| store | events/s | vs SQLite |',
     '|---|---:|---:|',
     `| SQLite (baseline) | ${f0(base)} | 1.00x |`,
+    ...(r.sqliteBefore ? [`| SQLite, older build (A/B) | ${f0(r.sqliteBefore.eventsPerSec)} | ${ratio(r.sqliteBefore.eventsPerSec, base)} |`] : []),
     `| PostgreSQL, one gateway | ${f0(r.pg.eventsPerSec)} | ${ratio(r.pg.eventsPerSec, base)} |`,
     `| PostgreSQL, two gateways at once (sum) | ${f0(r.pgFleet2.eventsPerSec)} | ${ratio(r.pgFleet2.eventsPerSec, base)} |`,
   ].join('\n');

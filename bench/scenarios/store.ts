@@ -19,6 +19,8 @@ export interface StoreBenchOptions {
   rounds: number;
   /** Records per writeBatch (the queue's batch). */
   batch: number;
+  /** An older build (a directory with dist/): its SQLite store is measured too, alternating with this one (A/B). */
+  beforeRoot?: string;
 }
 
 export interface StoreRate {
@@ -38,6 +40,14 @@ export interface StoreBenchResult {
   pg: StoreRate;
   /** Two PgStore writers (two pools, two run ids) into one database at once: sum of both. */
   pgFleet2: StoreRate;
+  /** The older build's SQLite store, same batches, same rounds (when beforeRoot was given). */
+  sqliteBefore?: StoreRate;
+}
+
+/** The SQLite store of another build, loaded from its dist/ (the bench's A/B). */
+function olderSqliteStore(root: string): typeof SqliteStore {
+  const m = require(path.join(root, 'dist', 'src', 'audit', 'sqlite.js')) as { SqliteStore: typeof SqliteStore };
+  return m.SqliteStore;
 }
 
 const WORDS = 'the quarterly report meeting deploy server ticket invoice customer lunch tomorrow review please thanks urgent project budget release notes'.split(' ');
@@ -87,25 +97,36 @@ export async function runStore(o: StoreBenchOptions, tmp: string): Promise<Store
   const textChars = batches.flat().reduce((a, r) => a + (r.ev.text?.length ?? 0), 0) / (batches.length * o.batch);
   const dbFile = path.join(tmp, 'store-bench.db');
   const sqlite = await SqliteStore.open(dbFile, { writer: 'thread' });
+  const beforeFile = path.join(tmp, 'store-bench-before.db');
+  const before = o.beforeRoot ? await olderSqliteStore(o.beforeRoot).open(beforeFile, { writer: 'thread' }) : null;
   const pg = await PgStore.open(settings);
   const pg2 = await PgStore.open(settings);
-  const r = { sqlite: [] as number[], pg: [] as number[], fleet: [] as number[] };
+  const r = { sqlite: [] as number[], pg: [] as number[], fleet: [] as number[], before: [] as number[] };
   try {
     // Warm-up: schema pages, prepared statements, the writer thread.
     await measure([sqlite], batches, 0.3);
+    if (before) await measure([before], batches, 0.3);
     await measure([pg], batches, 0.3);
     for (let round = 0; round < o.rounds; round++) {
+      // A/B: the older build's store before or after this one, alternating per round.
+      if (before && round % 2 === 0) r.before.push(await measure([before], batches, o.secs));
       r.sqlite.push(await measure([sqlite], batches, o.secs));
+      if (before && round % 2 === 1) r.before.push(await measure([before], batches, o.secs));
       r.pg.push(await measure([pg], batches, o.secs));
       r.fleet.push(await measure([pg, pg2], batches, o.secs));
-      progress(`store round ${round + 1}: sqlite ${r.sqlite.at(-1)?.toFixed(0)} ev/s, postgres ${r.pg.at(-1)?.toFixed(0)} ev/s, 2 pg writers ${r.fleet.at(-1)?.toFixed(0)} ev/s`);
+      progress(`store round ${round + 1}: sqlite ${r.sqlite.at(-1)?.toFixed(0)} ev/s${before ? ` (older build ${r.before.at(-1)?.toFixed(0)} ev/s)` : ''}, postgres ${r.pg.at(-1)?.toFixed(0)} ev/s, 2 pg writers ${r.fleet.at(-1)?.toFixed(0)} ev/s`);
     }
   } finally {
     await sqlite.close();
+    await before?.close();
+    rmSync(beforeFile, { force: true });
     await pg.close();
     await pg2.close();
     rmSync(dbFile, { force: true });
   }
   const rate = (xs: number[]): StoreRate => ({ eventsPerSec: median(xs), rounds: xs });
-  return { secs: o.secs, rounds: o.rounds, batch: o.batch, textChars, postgres: pgPeer.version, sqlite: rate(r.sqlite), pg: rate(r.pg), pgFleet2: rate(r.fleet) };
+  return {
+    secs: o.secs, rounds: o.rounds, batch: o.batch, textChars, postgres: pgPeer.version, sqlite: rate(r.sqlite), pg: rate(r.pg), pgFleet2: rate(r.fleet),
+    ...(before ? { sqliteBefore: rate(r.before) } : {}),
+  };
 }

@@ -4,7 +4,8 @@
 // An error inside a request is answered (the batch stays queued on the main
 // side); only a failure to open ends the thread.
 import { parentPort, workerData } from 'node:worker_threads';
-import { SqliteWriter, type FileReg, type WireRow } from './sqlite-write';
+import { SqliteWriter, type FileReg } from './sqlite-write';
+import type { WireBatch } from './sqlite-wire';
 import type { WriterReply, WriterRequest } from './sqlite-writer-protocol';
 
 function main(): void {
@@ -24,7 +25,7 @@ function main(): void {
     try {
       switch (m.op) {
         case 'write':
-          w.write(m.args as WireRow[]);
+          w.write(m.args as WireBatch);
           reply = { id: m.id, ok: true, result: null };
           break;
         case 'putFile':

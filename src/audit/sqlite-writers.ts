@@ -7,11 +7,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log';
-import { SqliteWriter, type Deleted, type FileReg, type WireRow } from './sqlite-write';
+import { SqliteWriter, type Deleted, type FileReg } from './sqlite-write';
+import type { WireBatch } from './sqlite-wire';
 import type { WriterOp, WriterReply, WriterRequest } from './sqlite-writer-protocol';
 
 export interface WriterBackend {
-  write(rows: readonly WireRow[]): Promise<void>;
+  /** Writes one encoded batch in one transaction. */
+  write(batch: WireBatch): Promise<void>;
   putFile(f: FileReg): Promise<void>;
   deleteBefore(before: number, limit: number): Promise<Deleted>;
   deleteOldest(n: number): Promise<Deleted>;
@@ -21,8 +23,8 @@ export interface WriterBackend {
 
 export class InlineWriter implements WriterBackend {
   constructor(private readonly w: SqliteWriter) {}
-  async write(rows: readonly WireRow[]): Promise<void> {
-    this.w.write(rows);
+  async write(batch: WireBatch): Promise<void> {
+    this.w.write(batch);
   }
   async putFile(f: FileReg): Promise<void> {
     this.w.putFile(f);
@@ -166,8 +168,9 @@ export class ThreadWriter implements WriterBackend {
     });
   }
 
-  async write(rows: readonly WireRow[]): Promise<void> {
-    if (rows.length) await this.request('write', rows);
+  /** The batch's SharedArrayBuffer is shared with the thread, not copied; it stays valid for a retry if the thread dies. */
+  async write(batch: WireBatch): Promise<void> {
+    if (batch.count) await this.request('write', batch);
   }
 
   async putFile(f: FileReg): Promise<void> {

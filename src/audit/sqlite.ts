@@ -7,7 +7,8 @@ import Database from 'better-sqlite3';
 import type { Logger } from '../log';
 import { SCHEMA_VERSION } from './migrations';
 import { SqliteReader } from './sqlite-read';
-import { SqliteWriter, toWire } from './sqlite-write';
+import { SqliteWriter } from './sqlite-write';
+import { WireBuilder } from './sqlite-wire';
 import { compiledWorkerFile, defaultSpawn, InlineWriter, ThreadWriter, type SpawnWriter, type WriterBackend } from './sqlite-writers';
 import type {
   ArchivedFile,
@@ -17,6 +18,7 @@ import type {
   EventRow,
   FileQuery,
   FileRow,
+  PendingBatch,
   Report,
   SearchQuery,
   SeriesPoint,
@@ -39,12 +41,19 @@ export interface SqliteOptions {
   logger?: Logger;
 }
 
+/** Committed batches whose memory is kept for reuse: one being filled while one is written, plus one. */
+const SPARE_BATCHES = 2;
+
 const noLog = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined } as unknown as Logger;
 
 export class SqliteStore implements Store {
   /** Distinguishes connection ids of different gateway runs (they restart at 1). */
   readonly run = randomBytes(4).toString('hex');
   private readonly q: SqliteReader;
+  /** Size of the last batch the queue wrote: the next one's starting capacity. */
+  private batchBytes = 0;
+  /** Memory of committed batches, for the next ones. */
+  private readonly spare: SharedArrayBuffer[] = [];
 
   private constructor(
     readonly path: string,
@@ -83,9 +92,29 @@ export class SqliteStore implements Store {
   async writeBatch(records: readonly AuditRecord[]): Promise<void> {
     const w = this.w();
     if (records.length === 0) return;
-    const rows = new Array<ReturnType<typeof toWire>>(records.length);
-    for (let i = 0; i < records.length; i++) rows[i] = toWire(records[i] as AuditRecord, this.run);
-    await w.write(rows);
+    const b = new WireBuilder(this.run);
+    for (const r of records) b.add(r);
+    await w.write(b.seal());
+  }
+
+  /** The queue's batches: events encoded as they are recorded (sqlite-wire.ts says why). */
+  newBatch(): PendingBatch {
+    const w = this.w();
+    // Memory of a committed batch if one is large enough, else the last batch's size with headroom: a batch rarely grows.
+    const kept = this.spare.pop();
+    const b = new WireBuilder(this.run, kept !== undefined && kept.byteLength >= this.batchBytes ? kept : Math.ceil(this.batchBytes * 1.25));
+    return {
+      get count() {
+        return b.count;
+      },
+      add: (r) => b.add(r),
+      write: async () => {
+        this.batchBytes = b.bytes;
+        await w.write(b.seal());
+        // Committed: the thread has finished reading it (it answers after the transaction).
+        if (this.spare.length < SPARE_BATCHES) this.spare.push(b.space);
+      },
+    };
   }
 
   async putFile(f: { sha256: string; name: string | null; size: number; time: number; storedPath: string | null }): Promise<void> {

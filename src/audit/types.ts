@@ -12,6 +12,18 @@ export interface AuditRecord {
   detail?: Detail;
 }
 
+/**
+ * A batch the queue fills as events arrive, in the form its store writes
+ * fastest (SQLite: encoded bytes off the JS heap, see sqlite-wire.ts).
+ */
+export interface PendingBatch {
+  readonly count: number;
+  /** Adds one record; throws (leaving the batch as it was) when the record cannot be encoded. */
+  add(r: AuditRecord): void;
+  /** Writes the whole batch atomically (one transaction); called again after a failure. */
+  write(): Promise<void>;
+}
+
 /** What recordEvent() needs: fire-and-forget, never blocks, never throws. */
 export interface AuditSink {
   record(ev: ImEvent, verdict: Verdict, detail?: Detail): void;
@@ -171,6 +183,12 @@ export interface StoreStats {
 export interface Store {
   /** Writes a batch atomically (one transaction). */
   writeBatch(records: readonly AuditRecord[]): Promise<void>;
+  /**
+   * Optional: a new empty batch in the store's own form, for the queue; the
+   * same rows as writeBatch of the same records. Absent: the queue collects
+   * the records and calls writeBatch.
+   */
+  newBatch?(): PendingBatch;
   /** Registers archived content (or its metadata alone when storedPath is null). */
   putFile(f: { sha256: string; name: string | null; size: number; time: number; storedPath: string | null }): Promise<void>;
   search(q: SearchQuery): Promise<EventRow[]>;

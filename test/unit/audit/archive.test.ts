@@ -6,18 +6,21 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FileArchive } from '../../../src/audit/archive';
 import type { SqliteStore } from '../../../src/audit/sqlite';
-import { silent, tempStore, type TempStore } from './helpers';
+import { silent, storePerTest, type TempStore } from './helpers';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('FileArchive', () => {
   let t: TempStore;
   let store: SqliteStore;
-  beforeEach(async () => {
-    t = await tempStore(undefined, 'imgate.db');
-    store = t.store;
-  });
-  afterEach(() => t.done());
+  storePerTest(
+    (s) => {
+      t = s;
+      store = s.store;
+    },
+    undefined,
+    'imgate.db',
+  );
   const files = () => store.db.prepare('SELECT sha256, name, size, stored_path FROM files ORDER BY name').all();
 
   test('a buffer is kept under files/<sha[0:2]>/<sha>, once per content', async () => {

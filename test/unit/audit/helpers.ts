@@ -76,6 +76,23 @@ export async function tempStore(opts: SqliteOptions = { writer: 'inline' }, file
   return ts;
 }
 
+/**
+ * The per-test store of a describe block: a fresh temporary store before
+ * each test, handed to `use` (to keep in the block's own variables), and
+ * closed and removed after it, whatever the test did with reopen().
+ */
+export function storePerTest(use: (t: TempStore) => void, opts?: SqliteOptions, file?: string): void {
+  let t: TempStore | undefined;
+  beforeEach(async () => {
+    t = await tempStore(opts, file);
+    use(t);
+  });
+  afterEach(async () => {
+    await t?.done();
+    t = undefined;
+  });
+}
+
 const REPO = join(__dirname, '../../..');
 
 /**

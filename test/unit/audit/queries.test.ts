@@ -3,7 +3,7 @@
 // archived file by sha256, and the search filters a live view and a
 // transcript use (afterSeq, order, action, peer).
 import type { SqliteStore } from '../../../src/audit/sqlite';
-import { rec, tempStore, type TempStore } from './helpers';
+import { rec, storePerTest, type TempStore } from './helpers';
 
 const H = 3_600_000;
 /** Aligned to 2 h buckets (and so to 1 h ones), so expected bucket starts are easy to read. */
@@ -12,11 +12,10 @@ const T0 = Math.floor(Date.now() / (2 * H)) * (2 * H) - 10 * H;
 describe('store queries for the admin UI', () => {
   let t: TempStore;
   let store: SqliteStore;
-  beforeEach(async () => {
-    t = await tempStore();
-    store = t.store;
+  storePerTest((s) => {
+    t = s;
+    store = s.store;
   });
-  afterEach(() => t.done());
 
   test('series: counts per bucket and key; buckets are multiples of bucketMs; empty buckets absent', async () => {
     await store.writeBatch([

@@ -5,18 +5,17 @@ import { join } from 'node:path';
 import { FileArchive } from '../../../src/audit/archive';
 import { enforceRetention } from '../../../src/audit/retention';
 import type { SqliteStore } from '../../../src/audit/sqlite';
-import { rec, silent, tempStore, type TempStore } from './helpers';
+import { rec, silent, storePerTest, tempStore, type TempStore } from './helpers';
 
 const DAY = 86_400_000;
 
 describe('retention', () => {
   let t: TempStore;
   let store: SqliteStore;
-  beforeEach(async () => {
-    t = await tempStore();
-    store = t.store;
+  storePerTest((s) => {
+    t = s;
+    store = s.store;
   });
-  afterEach(() => t.done());
   // One FTS document per event with text, none left for deleted rows.
   const expectIndexInStep = () => {
     const docs = (store.db.prepare('SELECT count(*) AS n FROM events_fts_docsize').get() as { n: number }).n;

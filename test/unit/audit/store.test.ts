@@ -4,18 +4,17 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../../src/audit/sqlite';
 import { SCHEMA_VERSION } from '../../../src/audit/migrations';
-import { rec, tempStore, type TempStore } from './helpers';
+import { rec, storePerTest, type TempStore } from './helpers';
 
 describe('SqliteStore', () => {
   let t: TempStore;
   let store: SqliteStore;
   let path: string;
-  beforeEach(async () => {
-    t = await tempStore();
-    store = t.store;
-    path = t.path;
+  storePerTest((s) => {
+    t = s;
+    store = s.store;
+    path = s.path;
   });
-  afterEach(() => t.done());
 
   test('a new file gets the current schema, WAL mode, and reopening does not migrate again', async () => {
     expect(store.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);

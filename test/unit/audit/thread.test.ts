@@ -4,7 +4,7 @@
 // the batch that was in flight is written by the queue's retry.
 import { AuditQueue, type QueueMetrics } from '../../../src/audit/queue';
 import { SqliteStore } from '../../../src/audit/sqlite';
-import { ev, rec, silent, spawnCompiled, tempStore, type TempStore } from './helpers';
+import { ev, rec, silent, spawnCompiled, storePerTest, type TempStore } from './helpers';
 
 jest.setTimeout(20_000);
 
@@ -16,10 +16,7 @@ const metrics = (): QueueMetrics & { w: number; f: number; d: number } => {
 
 describe('SQLite writer thread', () => {
   let t: TempStore;
-  beforeEach(async () => {
-    t = await tempStore({ writer: 'thread', spawn: spawnCompiled, logger: silent });
-  });
-  afterEach(() => t.done());
+  storePerTest((s) => (t = s), { writer: 'thread', spawn: spawnCompiled, logger: silent });
 
   test('writes go through the thread; queries on the main thread see them', async () => {
     expect(t.store.writerKind).toBe('thread');
