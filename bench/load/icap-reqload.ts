@@ -4,10 +4,12 @@
 // encapsulated request is a Mattermost post (POST /api/v4/posts, JSON body
 // of exactly `size` bytes) to a host conf/webim.yaml lists, so imgate
 // recognises it as web IM, reads the body and evaluates the policy.
-// argv: host port service conns secs size mode(200|204)
+// argv: host port service conns secs size mode(200|204) [http host]
+// (the optional http host, e.g. one conf/webim.yaml does not list, measures
+// the same request through the plain, non-IM path of the same service)
 import net from 'node:net';
 
-const [host = '127.0.0.1', port = '13440', service = 'echo', conns = '8', secs = '10', size = '1024', mode = '200'] = process.argv.slice(2);
+const [host = '127.0.0.1', port = '13440', service = 'echo', conns = '8', secs = '10', size = '1024', mode = '200', httpHost = 'mattermost.example'] = process.argv.slice(2);
 
 function mattermostBody(n: number): Buffer {
   const head = '{"channel_id":"4xp9fdt7pbgium38k5k6f2qjyr","user_id":"bench1user9k8s7d6f5g4h3j2k","message":"';
@@ -16,7 +18,7 @@ function mattermostBody(n: number): Buffer {
 }
 
 const body = mattermostBody(Number(size));
-const reqHdr = `POST http://mattermost.example/api/v4/posts HTTP/1.1\r\nHost: mattermost.example\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+const reqHdr = `POST http://${httpHost}/api/v4/posts HTTP/1.1\r\nHost: ${httpHost}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
 const allow = mode === '204' ? 'Allow: 204\r\n' : '';
 const icap = `REQMOD icap://${host}:${port}/${service} ICAP/1.0\r\nHost: ${host}\r\n${allow}Encapsulated: req-hdr=0, req-body=${reqHdr.length}\r\n\r\n`;
 const msg = Buffer.concat([Buffer.from(icap + reqHdr), Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]);

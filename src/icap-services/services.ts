@@ -10,7 +10,7 @@ import type { PolicyStore } from '../policy/store';
 import type { WebImInspector } from '../web/inspect';
 import type { WebImCatalog } from '../web/catalog';
 import { blockResponse } from './block-page';
-import { httpEvent } from './http-event';
+import { httpEvent, schemeEnd } from './http-event';
 
 export interface IcapServiceDeps {
   policy: PolicyStore;
@@ -23,17 +23,28 @@ export interface IcapServiceDeps {
 const ALLOW: IcapVerdict = Object.freeze({ kind: 'allow' });
 
 /** "http://h/p?q" -> "/p?q" (the target as the catalogue matches it). */
-function pathAndQuery(url: string | undefined): string {
+export function pathAndQuery(url: string | undefined): string {
   if (url === undefined) return '/';
-  const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(url);
-  const rest = m ? url.slice(m[0].length) : url;
-  return rest === '' || rest[0] === '?' ? `/${rest}` : rest;
+  // A scheme ("x+y.z-w:") followed by "//": the target starts after the authority.
+  const end = schemeEnd(url);
+  let rest = url;
+  if (end > 0) {
+    let i = end + 3;
+    while (i < url.length) {
+      const c = url.charCodeAt(i);
+      if (c === 0x2f || c === 0x3f || c === 0x23) break; // / ? #
+      i++;
+    }
+    rest = url.slice(i);
+  }
+  return rest === '' || rest.charCodeAt(0) === 0x3f ? `/${rest}` : rest;
 }
 
 function decide(deps: IcapServiceDeps, req: IcapRequest): IcapVerdict | Promise<IcapVerdict> {
   const ev = httpEvent(req);
+  // The verdict is not stored on the event: the web IM path builds its own
+  // events from this one, and a \`delete\` later would make it a slow dictionary object.
   const verdict = deps.policy.evaluate(ev);
-  ev.verdict = verdict;
   deps.metrics.policyVerdicts.inc({ action: verdict.action });
   if (verdict.action === 'block') {
     const accept = req.httpRequest?.get('accept');
@@ -55,15 +66,9 @@ function decide(deps: IcapServiceDeps, req: IcapRequest): IcapVerdict | Promise<
   const web = deps.webim;
   if (web !== undefined && req.hasBody && ev.method !== undefined) {
     const match = web.catalog().match(req.method === 'REQMOD' ? 'request' : 'response', ev.method, ev.host, pathAndQuery(ev.url));
-    if (match !== undefined) {
-      delete ev.verdict;
-      return web.inspector.inspect(req, match, ev);
-    }
+    if (match !== undefined) return web.inspector.inspect(req, match, ev);
     // Not web IM: with AV on, every body that crosses is a file to scan (uploads and downloads).
-    if (web.inspector.scansTransfers()) {
-      delete ev.verdict;
-      return web.inspector.transfer(req, ev);
-    }
+    if (web.inspector.scansTransfers()) return web.inspector.transfer(req, ev);
   }
   return ALLOW;
 }

@@ -168,25 +168,68 @@ export class WebImCatalog {
   match(phase: 'request' | 'response', method: string, host: string | undefined, pathAndQuery: string): EndpointMatch | undefined {
     const q = pathAndQuery.indexOf('?');
     const path = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
-    const h = (host ?? '').toLowerCase();
-    const lists: Endpoint[][] = [];
+    // Hosts reach here lower-cased (http-event.ts); the check keeps callers that do not.
+    const h = host === undefined ? '' : hasUpper(host) ? host.toLowerCase() : host;
+    // Per request: no list of lists, no closures; exact, then suffixes, then "*".
     const ex = this.exact.get(h);
-    if (ex !== undefined) lists.push(ex);
-    for (const s of this.suffixes) if (h.endsWith(s.suffix) || h === s.suffix.slice(1)) lists.push(s.endpoints);
-    lists.push(this.any);
-    for (const list of lists) {
-      for (const ep of list) {
-        if (ep.phase !== phase || !ep.methods.includes(method)) continue;
-        for (const re of ep.pathRes) {
-          const m = re.exec(path);
-          if (m === null) continue;
-          const captures: Record<string, string> = {};
-          for (const [k, v] of Object.entries(m.groups ?? {})) captures[k] = safeDecode(v);
-          return { endpoint: ep, captures, path, query: new URLSearchParams(q < 0 ? '' : pathAndQuery.slice(q + 1)) };
-        }
-      }
+    if (ex !== undefined) {
+      const m = matchList(ex, phase, method, path, pathAndQuery, q);
+      if (m !== undefined) return m;
     }
-    return undefined;
+    for (const s of this.suffixes) {
+      if (!h.endsWith(s.suffix) && h !== s.suffix.slice(1)) continue;
+      const m = matchList(s.endpoints, phase, method, path, pathAndQuery, q);
+      if (m !== undefined) return m;
+    }
+    return this.any.length === 0 ? undefined : matchList(this.any, phase, method, path, pathAndQuery, q);
+  }
+}
+
+function hasUpper(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) return true;
+  }
+  return false;
+}
+
+const NO_CAPTURES: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+function matchList(list: readonly Endpoint[], phase: string, method: string, path: string, pathAndQuery: string, q: number): EndpointMatch | undefined {
+  for (const ep of list) {
+    if (ep.phase !== phase || !ep.methods.includes(method)) continue;
+    for (const re of ep.pathRes) {
+      const m = re.exec(path);
+      if (m === null) continue;
+      let captures = NO_CAPTURES;
+      const groups = m.groups;
+      if (groups !== undefined) {
+        captures = {};
+        for (const k in groups) captures[k] = safeDecode(groups[k] as string);
+      }
+      return new Match(ep, captures, path, q < 0 ? '' : pathAndQuery.slice(q + 1));
+    }
+  }
+  return undefined;
+}
+
+/**
+ * An EndpointMatch whose query is parsed only when a source asks for it
+ * (most endpoints never do; URLSearchParams costs a microsecond per request).
+ */
+class Match implements EndpointMatch {
+  private q: URLSearchParams | undefined;
+
+  constructor(
+    readonly endpoint: Endpoint,
+    readonly captures: Record<string, string>,
+    readonly path: string,
+    private readonly rawQuery: string,
+  ) {}
+
+  get query(): URLSearchParams {
+    this.q ??= new URLSearchParams(this.rawQuery);
+    return this.q;
   }
 }
 

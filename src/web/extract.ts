@@ -99,7 +99,14 @@ class BodyView {
     return this.input.body;
   }
 
+  private shape: 'json' | 'form' | 'multipart' | 'other' | null = null;
+
   private kind(): 'json' | 'form' | 'multipart' | 'other' {
+    this.shape ??= this.sniff();
+    return this.shape;
+  }
+
+  private sniff(): 'json' | 'form' | 'multipart' | 'other' {
     const ct = (this.input.contentType ?? '').toLowerCase();
     if (ct.startsWith('multipart/')) return 'multipart';
     if (ct.startsWith('application/x-www-form-urlencoded')) return 'form';
@@ -173,48 +180,79 @@ function itemsOf(view: BodyView, match: EndpointMatch): Item[] {
   return [...groups.values()];
 }
 
-/** Values (and spans when the value sits in the body) of one source for one item. */
-function resolve(view: BodyView, input: ExtractInput, item: Item, src: string, out: Span[], values: string[]): void {
+interface Source {
+  kind: string;
+  arg: string;
+  /** json: the compiled path; multipart: the compiled field glob and the JSON path after '#'. */
+  segs: Seg[] | null;
+  glob: RegExp | null;
+  jsonPath: Seg[] | null;
+}
+
+const sourceCache = new Map<string, Source>();
+/** Captures a text/peer source match makes are not used: one shared sink instead of an object per leaf. */
+const CAPS_SINK: Record<string, string> = {};
+
+/** "json:a.b" -> its parts, compiled once per source string (conf/webim.yaml holds a bounded set). */
+function parseSource(src: string): Source {
+  const hit = sourceCache.get(src);
+  if (hit !== undefined) return hit;
   const colon = src.indexOf(':');
   const kind = colon < 0 ? src : src.slice(0, colon);
   const arg = colon < 0 ? '' : src.slice(colon + 1);
-  switch (kind) {
-    case 'json':
-      for (const l of item.leaves) if (matchJsonPath(arg, l.path)) out.push({ start: l.start, end: l.end, value: l.value, encoding: 'json' });
+  const out: Source = { kind, arg, segs: null, glob: null, jsonPath: null };
+  if (kind === 'json') out.segs = compileJsonPath(arg);
+  else if (kind === 'form') out.glob = globRe(arg);
+  else if (kind === 'multipart') {
+    const hash = arg.indexOf('#');
+    out.glob = globRe(hash < 0 ? arg : arg.slice(0, hash));
+    if (hash >= 0) out.jsonPath = compileJsonPath(arg.slice(hash + 1));
+  }
+  if (sourceCache.size < 4096) sourceCache.set(src, out);
+  return out;
+}
+
+/** Values (and spans when the value sits in the body) of one source for one item. */
+function resolve(view: BodyView, input: ExtractInput, item: Item, src: string, out: Span[], values: string[]): void {
+  const s = parseSource(src);
+  switch (s.kind) {
+    case 'json': {
+      const segs = s.segs as Seg[];
+      for (const l of item.leaves) if (matchSegs(segs, 0, l.path, 0, CAPS_SINK)) out.push({ start: l.start, end: l.end, value: l.value, encoding: 'json' });
       return;
+    }
     case 'form': {
       if (!item.whole) return;
-      const re = globRe(arg);
+      const re = s.glob as RegExp;
       for (const f of view.formFields()) if (re.test(f.name)) out.push({ start: f.start, end: f.end, value: f.value, encoding: 'form' });
       return;
     }
     case 'multipart': {
       if (!item.whole) return;
-      const hash = arg.indexOf('#');
-      const re = globRe(hash < 0 ? arg : arg.slice(0, hash));
+      const re = s.glob as RegExp;
+      const jp = s.jsonPath;
       for (const p of view.multipartParts()) {
         if (p.filename !== undefined || p.name === undefined || !re.test(p.name)) continue;
-        if (hash < 0) {
+        if (jp === null) {
           out.push({ start: p.start, end: p.end, value: view.body.toString('utf8', p.start, p.end), encoding: 'raw' });
         } else {
-          const jp = arg.slice(hash + 1);
-          for (const l of view.partJson(p)) if (matchJsonPath(jp, l.path)) out.push({ start: l.start, end: l.end, value: l.value, encoding: 'json' });
+          for (const l of view.partJson(p)) if (matchSegs(jp, 0, l.path, 0, CAPS_SINK)) out.push({ start: l.start, end: l.end, value: l.value, encoding: 'json' });
         }
       }
       return;
     }
     case 'path': {
-      const v = item.captures[arg];
+      const v = item.captures[s.arg];
       if (v !== undefined) values.push(v);
       return;
     }
     case 'query': {
-      const v = input.match.query.get(arg);
+      const v = input.match.query.get(s.arg);
       if (v !== null) values.push(v);
       return;
     }
     case 'header': {
-      const v = input.header(arg);
+      const v = input.header(s.arg);
       if (v !== undefined) values.push(v);
       return;
     }
@@ -225,9 +263,13 @@ function resolve(view: BodyView, input: ExtractInput, item: Item, src: string, o
 
 /** First non-empty value of a list of sources (peer, account, file name). */
 function firstValue(view: BodyView, input: ExtractInput, item: Item, srcs: readonly string[]): string | undefined {
+  if (srcs.length === 0) return undefined;
+  const spans: Span[] = [];
+  const values: string[] = [];
   for (const src of srcs) {
-    const spans: Span[] = [];
-    const values: string[] = [];
+    // Truncating an empty array still costs a runtime call: only when something was found.
+    if (spans.length !== 0) spans.length = 0;
+    if (values.length !== 0) values.length = 0;
     resolve(view, input, item, src, spans, values);
     const v = spans[0]?.value ?? values[0];
     if (v !== undefined && v !== '') return v;
@@ -243,6 +285,23 @@ function whereHolds(item: Item, where: Record<string, string> | undefined): bool
   return true;
 }
 
+/** Two sources naming the same bytes (e.g. "json:text" and "json:**.text") count once; sorted by position. */
+function uniqueSpans(spans: Span[]): Span[] {
+  if (spans.length <= 1) return spans;
+  const seen = new Set<number>();
+  return spans.filter((s) => (seen.has(s.start) ? false : (seen.add(s.start), true))).sort((a, b) => a.start - b.start);
+}
+
+/** The non-empty texts joined by newlines, or null when there is none (one text: no array, no join). */
+function joinTexts(spans: Span[], values: string[]): string | null {
+  if (values.length === 0 && spans.length === 1) {
+    const v = (spans[0] as Span).value;
+    return v === '' ? null : v;
+  }
+  const texts = [...spans.map((s) => s.value), ...values].filter((t) => t !== '');
+  return texts.length === 0 ? null : texts.join('\n');
+}
+
 export function extractFields(input: ExtractInput): Extraction {
   const view = new BodyView(input);
   const ep = input.match.endpoint;
@@ -253,12 +312,10 @@ export function extractFields(input: ExtractInput): Extraction {
     const spans: Span[] = [];
     const values: string[] = [];
     for (const src of ep.text) resolve(view, input, item, src, spans, values);
-    // Two sources naming the same bytes (e.g. "json:text" and "json:**.text") count once.
-    const seen = new Set<number>();
-    const unique = spans.filter((s) => (seen.has(s.start) ? false : (seen.add(s.start), true))).sort((a, b) => a.start - b.start);
-    const texts = [...unique.map((s) => s.value), ...values].filter((t) => t !== '');
-    if (texts.length === 0) continue;
-    const msg: FoundMessage = { kind: 'message', text: texts.join('\n'), spans: unique };
+    const unique = uniqueSpans(spans);
+    const text = joinTexts(unique, values);
+    if (text === null) continue;
+    const msg: FoundMessage = { kind: 'message', text, spans: unique };
     const peer = firstValue(view, input, item, ep.peer);
     const account = firstValue(view, input, item, ep.account);
     if (peer !== undefined) msg.peer = peer;

@@ -25,7 +25,7 @@ import { extractFields, type Extraction, type FoundFile, type FoundMessage, type
 import { formEncode } from './form';
 import { jsonLiteral } from './json-scan';
 import { MsnGatewaySessions } from './msn';
-import { readBounded } from './read-body';
+import { BodyScratch, readBounded } from './read-body';
 import { AvTransfer } from './transfer';
 
 export interface WebImDeps {
@@ -49,6 +49,10 @@ export interface WebImDeps {
 }
 
 const ALLOW: IcapVerdict = Object.freeze({ kind: 'allow' });
+const ALLOWED: Promise<IcapVerdict> = Promise.resolve(ALLOW);
+/** Reused body buffers: up to 4 concurrent reads of bodies up to 256 KiB. */
+const SCRATCH_BYTES = 256 * 1024;
+const SCRATCH_KEEP = 4;
 /** Room for what the ICAP body stream holds beyond what we consumed (high-water mark + a chunk). */
 const REPLAY_MARGIN = 256 * 1024;
 
@@ -58,10 +62,35 @@ interface Replacement {
   bytes: Buffer;
 }
 
-function contentLength(head: HttpHead): number | undefined | 'bad' {
+/** Content-Length: a number, absent, or 'bad' (what /^\s*\d{1,15}\s*$/ refused), without a RegExp per request. */
+export function contentLength(head: HttpHead): number | undefined | 'bad' {
   const v = head.get('content-length');
   if (v === undefined) return undefined;
-  return /^\s*\d{1,15}\s*$/.test(v) ? Number(v) : 'bad';
+  let i = 0;
+  let j = v.length;
+  while (i < j && isSpace(v.charCodeAt(i))) i++;
+  while (j > i && isSpace(v.charCodeAt(j - 1))) j--;
+  if (j === i || j - i > 15) return 'bad';
+  for (let k = i; k < j; k++) {
+    const c = v.charCodeAt(k);
+    if (c < 0x30 || c > 0x39) return 'bad';
+  }
+  return Number(v.slice(i, j));
+}
+
+/** What \s matches (JS whitespace, line terminators included). */
+function isSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0xfeff || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000;
+}
+
+/** A 2xx status line (what /^HTTP\/\d(?:\.\d)? 2\d\d/ accepted). */
+function isSuccess(line: string): boolean {
+  const m = /^HTTP\/\d(?:\.\d)? 2\d\d/.exec(line);
+  return m !== null;
+}
+
+function logFields(req: IcapRequest, match: EndpointMatch, base: ImEvent): Record<string, unknown> {
+  return { conn: req.connectionId, icap: req.id, client: base.clientIp, user: base.user, app: match.endpoint.app, url: base.url };
 }
 
 function encodeSpan(span: Span, text: string): Buffer {
@@ -96,6 +125,7 @@ export class WebImInspector {
   private readonly transfers: AvTransfer;
   /** BOSH sid -> domain, account, owed error stanzas (bounded). */
   private readonly bosh = new BoshWebSessions();
+  private readonly scratch = new BodyScratch(SCRATCH_BYTES, SCRATCH_KEEP);
 
   constructor(private readonly deps: WebImDeps) {
     this.msn = new MsnGatewaySessions(deps, 1024 * 1024);
@@ -110,7 +140,6 @@ export class WebImInspector {
   /** Any upload or download that is not web IM: held, scanned, passed on or blocked (HTML/JSON block page). */
   transfer(req: IcapRequest, base: ImEvent): Promise<IcapVerdict> {
     return this.transfers.handle(req, base, {
-      recordClean: false,
       block: (ev, v, what) => {
         const page = blockResponse({ rule: v.rule, reference: ev.id, url: base.url }, req.httpRequest?.get('accept'));
         this.deps.logger.info(
@@ -130,56 +159,72 @@ export class WebImInspector {
       app: ep.app,
       protocol: ep.protocol,
       ...(name != null ? { name } : {}),
-      recordClean: true,
       block: (ev, v, what) => this.block(req, match, base, ev, v, what),
     });
   }
 
-  async inspect(req: IcapRequest, match: EndpointMatch, base: ImEvent): Promise<IcapVerdict> {
+  inspect(req: IcapRequest, match: EndpointMatch, base: ImEvent): Promise<IcapVerdict> {
     const isReq = req.method === 'REQMOD';
     const head = isReq ? req.httpRequest : req.httpResponse;
-    if (!req.hasBody || req.body === null || head === undefined) return ALLOW;
-    if (!isReq && !/^HTTP\/\d(?:\.\d)? 2\d\d/.test(head.startLine)) return ALLOW;
-    const catalog = this.deps.catalog();
-    const lim = catalog.limits;
+    if (!req.hasBody || head === undefined) return ALLOWED;
+    const bodyStream = req.body;
+    if (bodyStream === null) return ALLOWED;
+    if (!isReq && !isSuccess(head.startLine)) return ALLOWED;
+    const lim = this.deps.catalog().limits;
     const maxBody = Math.max(1024, Math.min(lim.max_body_bytes, this.deps.replayBufferBytes - REPLAY_MARGIN));
     const ep = match.endpoint;
-    const log = { conn: req.connectionId, icap: req.id, client: base.clientIp, user: base.user, app: ep.app, url: base.url };
     const declared = contentLength(head);
     // Files too large to read as one body are still scanned, streamed through the spool.
     if (ep.files.length > 0 && declared !== 'bad' && (declared === undefined || declared > maxBody) && this.transfers.enabled()) {
       return this.appTransfer(req, match, base);
     }
     if (typeof declared === 'number' && declared > maxBody) {
-      this.deps.logger.info({ ...log, bytes: declared, limit: maxBody }, 'web IM body over the inspection limit: decided on the heads only');
-      return ALLOW;
+      this.deps.logger.info({ ...logFields(req, match, base), bytes: declared, limit: maxBody }, 'web IM body over the inspection limit: decided on the heads only');
+      return ALLOWED;
     }
-    try {
-      if (declared === 'bad') throw new WebBodyError('length', 'Content-Length is not a number');
-      const read = await readBounded(req.body, maxBody);
+    if (declared === 'bad') return Promise.resolve(this.onError(req, match, base, new WebBodyError('length', 'Content-Length is not a number')));
+    // Only a plain fields body whose verdict is reached without waiting (no
+    // files to scan) and whose bytes nothing keeps (BOSH/MSN state do) may
+    // be read into a reused buffer.
+    const scratch = ep.handler === 'fields' && ep.files.length === 0 ? this.scratch : undefined;
+    return readBounded(bodyStream, maxBody, declared, scratch).then((read) => {
       if (read.over) {
-        this.deps.logger.info({ ...log, seen: read.seen, limit: maxBody }, 'web IM body over the inspection limit: decided on the heads only');
+        this.deps.logger.info({ ...logFields(req, match, base), seen: read.seen, limit: maxBody }, 'web IM body over the inspection limit: decided on the heads only');
         return ALLOW;
       }
-      const raw = read.bytes;
-      if (declared !== undefined && declared !== raw.length) {
-        throw new WebBodyError('length', `Content-Length says ${declared}, the body has ${raw.length} bytes`);
+      try {
+        const v = this.inspectBody(req, match, base, head, read.bytes, declared);
+        // A scan (files) or the MSN handler answers later; their unreadable-body errors get the same on_error verdict.
+        return v instanceof Promise ? v.catch((err: unknown) => this.onBodyError(req, match, base, err)) : v;
+      } catch (err) {
+        if (!(err instanceof WebBodyError)) throw err;
+        return this.onError(req, match, base, err);
+      } finally {
+        if (read.scratch) this.scratch.release(read.bytes);
       }
-      const coding = codingOf(head.get('content-encoding'));
-      const body = decodeBody(raw, coding, { maxDecodedBytes: lim.max_decoded_bytes, maxRatio: lim.max_decode_ratio });
-      if (ep.handler === 'msn-gateway') {
-        if (coding !== 'identity') throw new WebBodyError('encoding', 'MSN gateway bodies are never compressed');
-        const target = `${match.path}?${match.query.toString()}`;
-        return isReq ? this.msn.request(req, target, base, body) : this.msn.response(req, target, base, body);
-      }
-      const found = this.extract(req, match, head, body, maxBody);
-      const boshKey = ep.handler === 'bosh' ? this.bosh.annotate(isReq, { url: base.url, client: base.clientIp, user: base.user }, found) : null;
-      if (found.messages.length === 0 && found.files.length === 0 && (isReq || !this.bosh.owes(boshKey))) return ALLOW;
-      return await this.decide(req, match, base, body, coding, found, boshKey);
-    } catch (err) {
-      if (!(err instanceof WebBodyError)) throw err;
-      return this.onError(req, match, base, err);
+    });
+  }
+
+  /** The body is read: find what it carries and decide (synchronously unless files are scanned). */
+  private inspectBody(req: IcapRequest, match: EndpointMatch, base: ImEvent, head: HttpHead, raw: Buffer, declared: number | undefined): IcapVerdict | Promise<IcapVerdict> {
+    const isReq = req.method === 'REQMOD';
+    const ep = match.endpoint;
+    const lim = this.deps.catalog().limits;
+    if (declared !== undefined && declared !== raw.length) {
+      throw new WebBodyError('length', `Content-Length says ${declared}, the body has ${raw.length} bytes`);
     }
+    const coding = codingOf(head.get('content-encoding'));
+    const body = decodeBody(raw, coding, { maxDecodedBytes: lim.max_decoded_bytes, maxRatio: lim.max_decode_ratio });
+    if (ep.handler === 'msn-gateway') {
+      if (coding !== 'identity') throw new WebBodyError('encoding', 'MSN gateway bodies are never compressed');
+      const target = `${match.path}?${match.query.toString()}`;
+      return isReq ? this.msn.request(req, target, base, body) : this.msn.response(req, target, base, body);
+    }
+    const maxBody = Math.max(1024, Math.min(lim.max_body_bytes, this.deps.replayBufferBytes - REPLAY_MARGIN));
+    const found = this.extract(req, match, head, body, maxBody);
+    const boshKey = ep.handler === 'bosh' ? this.bosh.annotate(isReq, { url: base.url, client: base.clientIp, user: base.user }, found) : null;
+    if (found.messages.length === 0 && found.files.length === 0 && (isReq || !this.bosh.owes(boshKey))) return ALLOW;
+    return this.decide(req, match, base, body, coding, found, boshKey);
   }
 
   private extract(req: IcapRequest, match: EndpointMatch, head: HttpHead, body: Buffer, maxBody: number): Extraction {
@@ -197,15 +242,30 @@ export class WebImInspector {
   }
 
   private event(base: ImEvent, match: EndpointMatch, kind: ImEvent['kind'], m: Partial<FoundMessage>): ImEvent {
-    // Rest-copy without the base's verdict: \`delete\` would turn the event
-    // into a slow dictionary object that every later read (policy, audit
-    // copy to the writer thread) pays for. Same keys, same order as before.
-    const { verdict: _baseVerdict, ...ev }: ImEvent = base;
-    ev.id = newEventId();
-    ev.time = Date.now();
-    ev.kind = kind;
-    ev.protocol = match.endpoint.protocol;
-    ev.app = match.endpoint.app;
+    // A literal with the base's fields, not a rest-copy (\`{ verdict, ...ev }\`
+    // is a generic property walk) and not a \`delete\` (which would make a
+    // slow dictionary object that the policy and the audit copy then pay for).
+    const ev: ImEvent = {
+      id: newEventId(),
+      time: Date.now(),
+      conn: base.conn,
+      door: base.door,
+      groups: base.groups,
+      protocol: match.endpoint.protocol,
+      kind,
+      direction: base.direction,
+      app: match.endpoint.app,
+    };
+    if (base.clientIp !== undefined) ev.clientIp = base.clientIp;
+    if (base.user !== undefined) ev.user = base.user;
+    if (base.method !== undefined) ev.method = base.method;
+    if (base.url !== undefined) ev.url = base.url;
+    if (base.host !== undefined) ev.host = base.host;
+    if (base.destination !== undefined) ev.destination = base.destination;
+    if (base.account !== undefined) ev.account = base.account;
+    if (base.peer !== undefined) ev.peer = base.peer;
+    if (base.text !== undefined) ev.text = base.text;
+    if (base.file !== undefined) ev.file = base.file;
     if (m.text !== undefined) ev.text = m.text;
     if (m.peer !== undefined) ev.peer = m.peer;
     if (m.account !== undefined) ev.account = m.account;
@@ -217,8 +277,8 @@ export class WebImInspector {
     recordEvent(this.deps, ev, verdict, detail, this.deps.logTextMax ?? 4096);
   }
 
-  private async decide(req: IcapRequest, match: EndpointMatch, base: ImEvent, body: Buffer, coding: ReturnType<typeof codingOf>, found: Extraction, boshKey: string | null = null): Promise<IcapVerdict> {
-    const ep = match.endpoint;
+  /** Messages are decided here and now; files (AV scans) make the answer a promise. */
+  private decide(req: IcapRequest, match: EndpointMatch, base: ImEvent, body: Buffer, coding: ReturnType<typeof codingOf>, found: Extraction, boshKey: string | null = null): IcapVerdict | Promise<IcapVerdict> {
     const reps: Replacement[] = [];
     const policy = this.deps.policy;
     for (const m of found.messages) {
@@ -240,17 +300,26 @@ export class WebImInspector {
         }
       }
     }
+    if (found.files.length > 0) return this.decideFiles(req, match, base, body, coding, found, boshKey, reps);
+    return this.finishDecision(req, match, base, body, coding, found, boshKey, reps);
+  }
+
+  private async decideFiles(req: IcapRequest, match: EndpointMatch, base: ImEvent, body: Buffer, coding: ReturnType<typeof codingOf>, found: Extraction, boshKey: string | null, reps: Replacement[]): Promise<IcapVerdict> {
     for (const f of found.files) {
       const blocked = await this.checkFile(req, match, base, body, f);
       if (blocked !== null) return blocked;
     }
+    return this.finishDecision(req, match, base, body, coding, found, boshKey, reps);
+  }
+
+  private finishDecision(req: IcapRequest, match: EndpointMatch, base: ImEvent, body: Buffer, coding: ReturnType<typeof codingOf>, found: Extraction, boshKey: string | null, reps: Replacement[]): IcapVerdict {
     if (boshKey !== null && req.method !== 'REQMOD') {
       const owed = this.bosh.deliver(boshKey, found);
       if (owed !== null) reps.push(owed);
     }
     if (reps.length === 0) return ALLOW;
     const rewritten = encodeBody(splice(body, reps), coding);
-    this.deps.logger.info({ conn: req.connectionId, icap: req.id, app: ep.app, url: base.url, edits: reps.length, bytes: rewritten.length }, 'web IM body rewritten');
+    this.deps.logger.info({ conn: req.connectionId, icap: req.id, app: match.endpoint.app, url: base.url, edits: reps.length, bytes: rewritten.length }, 'web IM body rewritten');
     return { kind: 'modify', body: rewritten };
   }
 
@@ -299,6 +368,11 @@ export class WebImInspector {
       'blocked',
     );
     return { kind: 'block', response: page.head, body: page.body, reason: `rule ${v.rule}` };
+  }
+
+  private onBodyError(req: IcapRequest, match: EndpointMatch, base: ImEvent, err: unknown): IcapVerdict {
+    if (!(err instanceof WebBodyError)) throw err;
+    return this.onError(req, match, base, err);
   }
 
   private onError(req: IcapRequest, match: EndpointMatch, base: ImEvent, err: WebBodyError): IcapVerdict {

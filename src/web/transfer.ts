@@ -6,8 +6,9 @@
 // the body as one file), and the answer is either the held bytes passed on
 // unchanged (204 when Squid allows it, the ICAP server's echo while its
 // replay buffer still has them, else a stream of the held copy) or the block
-// page. An infected file (or a fail-closed scan error) is a recorded event
-// with the scanner and signature name. Downloads too large to hold before
+// page. Every scanned file is a recorded 'file' event (name, size, sha256):
+// clean ones allowed with the scanner's name, an infected file (or a
+// fail-closed scan error) blocked with the scanner and signature name. Downloads too large to hold before
 // answering (RESPMOD_HOLD_MAX) are trickled: they stream to the client while
 // the scan spools the same bytes, and an infected one is cut before its last
 // bytes. Uploads are always held whole: cutting a trickled upload would hand
@@ -50,8 +51,6 @@ export interface TransferTarget {
   protocol?: string;
   /** File name when the caller knows it (catalogue file_name sources). */
   name?: string;
-  /** Record clean files too (app transfers are IM events; plain downloads are not). */
-  recordClean: boolean;
   /** The reply for a blocked file, in the client's shape. */
   block(ev: ImEvent, v: Verdict, what: string): IcapVerdict;
 }
@@ -235,19 +234,21 @@ export class AvTransfer {
   }
 
   /** null: the file may pass. Records the event for anything but a silent clean pass. */
-  private verdictFor(req: IcapRequest, base: ImEvent, target: TransferTarget, f: { name?: string; result: ScanResult }): IcapVerdict | null {
+  private verdictFor(_req: IcapRequest, base: ImEvent, target: TransferTarget, f: { name?: string; result: ScanResult }): IcapVerdict | null {
     const r = f.result;
     const o = r.outcome;
-    const ev: ImEvent = { ...base, id: newEventId(), time: Date.now(), kind: 'file', file: { size: r.size } };
-    delete ev.verdict;
+    const { verdict: _baseVerdict, ...rest } = base;
+    const ev: ImEvent = { ...rest, id: newEventId(), time: Date.now(), kind: 'file', file: { size: r.size } };
     if (target.protocol !== undefined) ev.protocol = target.protocol;
     if (target.app !== undefined) ev.app = target.app;
     if (f.name !== undefined) ev.file!.name = f.name;
     if (r.sha256 !== undefined) ev.file!.sha256 = r.sha256;
     const logMax = this.deps.logTextMax ?? 4096;
     if (o.status === 'clean') {
-      if (target.recordClean) recordEvent(this.deps, ev, (ev.verdict = { action: 'allow', rule: 'av:clean' }), { scanner: r.scanner, cached: r.cached }, logMax);
-      else if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ conn: req.connectionId, icap: req.id, file: f.name, size: r.size, sha256: r.sha256, cached: r.cached }, 'AV: transfer clean');
+      // Every file that crossed and was scanned is on record (issue 5), plain
+      // uploads and downloads as well as app transfers: one event per file
+      // scanned, never one per body that was only passed through.
+      recordEvent(this.deps, ev, (ev.verdict = { action: 'allow', rule: 'av:clean' }), { scanner: r.scanner, cached: r.cached }, logMax);
       return null;
     }
     if (o.status === 'error' && o.failOpen) {

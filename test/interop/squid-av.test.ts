@@ -5,7 +5,8 @@
 // page; an infected download is replaced by it; an infected 2 MiB download
 // (past what Squid lets the ICAP server hold, so the answer is trickled) is
 // cut before its end; a clean 50 MiB upload and a clean 50 MiB download pass
-// byte-identical and scanned; an infected Matrix media upload gets Matrix's
+// byte-identical and scanned, each a stored 'file' event (name, size, sha256,
+// allowed by clamd) read back with `imgate search`; an infected Matrix media upload gets Matrix's
 // own error; with c-icap as imgate's AV backend the same upload is blocked.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -15,7 +16,8 @@ import path from 'node:path';
 import { AV_MARKER, AV_SIGNATURE, Clamd } from './helpers/clamd';
 import { CIcapAv } from './helpers/cicap-av';
 import { curl } from './helpers/curl';
-import { Gateway } from './helpers/gateway';
+import { spawnSync } from 'node:child_process';
+import { Gateway, IMGATE_BIN } from './helpers/gateway';
 import { bigBody, sha256, startOrigin, type Origin } from './helpers/origin';
 import { run } from './helpers/process';
 import { Squid } from './helpers/squid';
@@ -65,8 +67,8 @@ beforeAll(async () => {
   badBase = `http://127.0.0.1:${(badOrigin.address() as AddressInfo).port}`;
   gw = await Gateway.start({
     name: 'squid-av',
-    // audit off: this test reads the decided events from the log.
-    config: { audit: { enabled: false }, av: { scanners: [{ name: 'clamd', type: 'clamd', port: clamd.port, breaker: { timeout_ms: 60_000 } }], max_scan_bytes: 60 * 1024 * 1024 } },
+    // audit on: the clean transfers are checked in the record store (blocked events are also logged at info).
+    config: { av: { scanners: [{ name: 'clamd', type: 'clamd', port: clamd.port, breaker: { timeout_ms: 60_000 } }], max_scan_bytes: 60 * 1024 * 1024 } },
   });
   const from = gw.logs().length;
   fs.writeFileSync(path.join(gw.dir, 'webim.yaml'), testCatalogue());
@@ -81,6 +83,19 @@ afterAll(async () => {
   await gw?.cleanup();
   await Promise.allSettled([clamd?.cleanup(), origin?.close(), new Promise((r) => badOrigin?.close(r))]);
 });
+
+type Row = Record<string, unknown>;
+
+/** The stored file events with this sha256, read by the CLI from the record store (polled: the queue flushes in batches). */
+async function storedFiles(sha: string): Promise<Row[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const r = spawnSync(process.execPath, [IMGATE_BIN, 'search', '', '--json', '--limit', '1000', '--config', gw.configPath], { encoding: 'utf8', timeout: 30_000 });
+    const rows = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Row).filter((e) => e.kind === 'file' && e.file_sha256 === sha);
+    if (rows.length > 0 || Date.now() > deadline) return rows;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
 
 function writeFile(name: string, content: Buffer): string {
   const p = path.join(gw.dir, name);
@@ -127,8 +142,12 @@ test(`a clean ${UPLOAD / 1048576} MiB upload is held, scanned and reaches the or
   const r = await curl(['-x', squid.proxyUrl, '-H', 'Content-Type: application/octet-stream', '--data-binary', `@${file}`, `${origin.base}/upload/clean-50m.bin`], 120_000);
   expect(r.status).toBe(200);
   expect(JSON.parse(r.body.toString())).toEqual({ length: UPLOAD, sha256: sha256(body) });
-  // Scanned, not waved through: clamd answered for exactly these bytes.
-  expect(await gw.waitLog((l) => l.msg === 'AV: transfer clean' && l.sha256 === sha256(body), 5000, from)).not.toBeNull();
+  // Scanned, not waved through: clamd answered for exactly these bytes, and the file is on record.
+  const logged = await gw.waitLog((l) => l.msg === 'im event' && l.kind === 'file' && (l.file as Row | undefined)?.sha256 === sha256(body), 5000, from);
+  expect(logged).toMatchObject({ action: 'allow', rule: 'av:clean', direction: 'out', detail: { scanner: 'clamd' } });
+  const stored = await storedFiles(sha256(body));
+  expect(stored).toHaveLength(1);
+  expect(stored[0]).toMatchObject({ kind: 'file', door: 'icap', protocol: 'http', direction: 'out', file_name: 'clean-50m.bin', file_size: UPLOAD, action: 'allow', rule: 'av:clean', detail: { scanner: 'clamd', cached: false } });
   fs.rmSync(file);
 }, 150_000);
 
@@ -158,8 +177,11 @@ test('a clean 50 MiB download reaches curl byte-identical, and was scanned (tric
   expect(r.body.length).toBe(size);
   expect(crypto.createHash('sha256').update(r.body).digest('hex')).toBe(want);
   // clamd's verdict for exactly these bytes, before the last bytes were released.
-  const clean = await gw.waitLog((l) => l.msg === 'AV: transfer clean' && l.sha256 === want && l.size === size, 5000, from);
-  expect(clean).toMatchObject({ cached: false });
+  const clean = await gw.waitLog((l) => l.msg === 'im event' && l.kind === 'file' && (l.file as Row | undefined)?.sha256 === want, 5000, from);
+  expect(clean).toMatchObject({ action: 'allow', rule: 'av:clean', direction: 'in', file: { size }, detail: { scanner: 'clamd', cached: false } });
+  const stored = await storedFiles(want);
+  expect(stored).toHaveLength(1);
+  expect(stored[0]).toMatchObject({ kind: 'file', direction: 'in', file_name: String(size), file_size: size, action: 'allow', rule: 'av:clean', detail: { scanner: 'clamd', cached: false } });
   console.log(`trickled 50 MiB download: ${ms} ms`);
 }, 150_000);
 

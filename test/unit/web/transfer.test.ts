@@ -89,13 +89,20 @@ test('a clean 3 MiB upload without Allow: 204 is passed on from the held copy, b
   expect(sha(out)).toBe(sha(body));
   await new Promise((r) => setTimeout(r, 50));
   expect(spoolFiles()).toEqual([]);
-  expect(imEvents(h)).toEqual([]);
+  // Scanned clean: on record as an allowed file event with the scanner's name.
+  const ev = imEvents(h);
+  expect(ev).toHaveLength(1);
+  expect(ev[0]).toMatchObject({ kind: 'file', direction: 'out', action: 'allow', rule: 'av:clean', file: { name: 'up', size: body.length, sha256: sha(body) }, detail: { scanner: 'marker', cached: false } });
 });
 
-test('with Allow: 204 a clean upload is a plain allow (Squid keeps its copy)', async () => {
+test('with Allow: 204 a clean upload is a plain allow (Squid keeps its copy); an empty body is no file and no event', async () => {
   const h = harness(POLICY, { av });
   const v = await h.reqmod.handle(reqmodRequest({ url: 'http://files.example/up', body: noise(200_000) }));
   expect(v).toEqual({ kind: 'allow' });
+  expect(imEvents(h)).toHaveLength(1);
+  const empty = await h.reqmod.handle(reqmodRequest({ url: 'http://files.example/none', body: Buffer.alloc(0) }));
+  expect(empty).toEqual({ kind: 'allow' });
+  expect(imEvents(h)).toHaveLength(1);
 });
 
 test('a large multipart upload: each file part is scanned on its own and the infected one is named', async () => {
@@ -112,9 +119,11 @@ test('a large multipart upload: each file part is scanned on its own and the inf
   const v = await h.reqmod.handle(reqmodRequest({ url: 'http://upload.example/form', headers: [['Content-Type', `multipart/form-data; boundary=${B}`], ['Accept', 'application/json']], body, chunk: 10_000 }));
   if (v.kind !== 'block') throw new Error(`expected block, got ${v.kind}`);
   expect(JSON.parse(v.body?.toString() ?? '')).toMatchObject({ error: 'blocked by imgate', rule: 'av:marker' });
+  // The clean part was scanned first and is on record as allowed; the infected one blocks.
   const ev = imEvents(h);
-  expect(ev).toHaveLength(1);
-  expect(ev[0]).toMatchObject({ kind: 'file', file: { name: 'evil.doc', size: 300_000 + MARK.length }, detail: { signature: 'Imgate.Test.Marker' } });
+  expect(ev).toHaveLength(2);
+  expect(ev[0]).toMatchObject({ kind: 'file', action: 'allow', rule: 'av:clean', file: { name: 'clean.bin', size: 400_000 } });
+  expect(ev[1]).toMatchObject({ kind: 'file', action: 'block', file: { name: 'evil.doc', size: 300_000 + MARK.length }, detail: { signature: 'Imgate.Test.Marker' } });
 });
 
 test('an infected download (RESPMOD, within what Squid lets us hold) is replaced by the block page; a clean one passes', async () => {
@@ -126,6 +135,7 @@ test('an infected download (RESPMOD, within what Squid lets us hold) is replaced
   expect(imEvents(h)[0]).toMatchObject({ direction: 'in', kind: 'file', file: { name: 'invoice.pdf' }, detail: { signature: 'Imgate.Test.Marker' } });
   const good = await h.respmod.handle(respmodRequest({ url: 'http://dl.example/clean.txt', body: noise(40_000) }));
   expect(good).toEqual({ kind: 'allow' });
+  expect(imEvents(h)[1]).toMatchObject({ direction: 'in', kind: 'file', action: 'allow', rule: 'av:clean', file: { name: 'clean.txt', size: 40_000 } });
 });
 
 test('a download larger than RESPMOD_HOLD_MAX is trickled: the scan side gets every byte, an infected one is cut (event names the signature), a clean one passes', async () => {
@@ -142,7 +152,9 @@ test('a download larger than RESPMOD_HOLD_MAX is trickled: the scan side gets ev
   if (g.kind !== 'trickle') throw new Error(`expected trickle, got ${g.kind}`);
   g.sink.end(good);
   expect(await g.decision).toBe('pass');
-  expect(imEvents(h)).toHaveLength(1);
+  const ev = imEvents(h);
+  expect(ev).toHaveLength(2);
+  expect(ev[1]).toMatchObject({ direction: 'in', kind: 'file', action: 'allow', rule: 'av:clean', file: { name: 'clean.iso', size: good.length, sha256: sha(good) }, detail: { scanner: 'marker' } });
   expect(spoolFiles()).toEqual([]);
 });
 
