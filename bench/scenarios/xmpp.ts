@@ -9,7 +9,10 @@
 //            write -> receiver read, one process clock), p50 / p99;
 //   rate:    WINDOW messages in flight: delivered messages per second.
 // The clients run in this process (raw sockets, scenarios/xmpp-client.ts);
-// imgate and Prosody are separate processes.
+// imgate and Prosody are separate processes. When their pids are given, each
+// run also records CPU microseconds per message of the relay (all threads
+// and its main thread), Prosody and the clients (scenarios/xmpp-cpu.ts): the
+// part of the box each message costs on each path.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +24,7 @@ import { median, quantile } from '../lib/stats';
 import type { Target } from '../load/handshake';
 import { BENCH_XMPP_DOMAIN } from './xmpp-prosody';
 import { xmppLogin, type XmppConn } from './xmpp-client';
+import { cpuMark, perMessage, selfMark } from './xmpp-cpu';
 
 export const XMPP_BENCH_USERS = [
   { name: 'tx', password: 'txpw' },
@@ -29,12 +33,21 @@ export const XMPP_BENCH_USERS = [
 /** Messages in flight in rate mode. */
 const WINDOW = 32;
 
+/** CPU microseconds per delivered message (see the header). */
+export interface XmppCpu {
+  relay: number;
+  relayMain: number;
+  prosody: number;
+  clients: number;
+}
+
 export interface XmppRun {
   msgs: number;
   secs: number;
   rate: number;
   p50_us?: number;
   p99_us?: number;
+  cpu?: XmppCpu;
 }
 
 export interface XmppSide {
@@ -42,6 +55,14 @@ export interface XmppSide {
   rate: number;
   p50_us: number;
   p99_us: number;
+  /** Medians of the runs' CPU per message, when measured. */
+  cpu?: XmppCpu;
+}
+
+/** Pids whose CPU is read around each run (0 or absent: not measured). */
+export interface XmppPids {
+  gateway?: number;
+  prosody?: number;
 }
 
 export interface XmppRow {
@@ -134,7 +155,25 @@ function rateRun(tx: XmppConn, rx: XmppConn, secs: number, pad: string): Promise
 }
 
 function side(runs: XmppRun[]): XmppSide {
-  return { runs, rate: median(runs.map((r) => r.rate)), p50_us: median(runs.map((r) => r.p50_us ?? NaN)), p99_us: median(runs.map((r) => r.p99_us ?? NaN)) };
+  const out: XmppSide = { runs, rate: median(runs.map((r) => r.rate)), p50_us: median(runs.map((r) => r.p50_us ?? NaN)), p99_us: median(runs.map((r) => r.p99_us ?? NaN)) };
+  const cpus = runs.map((r) => r.cpu).filter((c): c is XmppCpu => c !== undefined);
+  if (cpus.length > 0) {
+    const m = (f: (c: XmppCpu) => number): number => median(cpus.map(f));
+    out.cpu = { relay: m((c) => c.relay), relayMain: m((c) => c.relayMain), prosody: m((c) => c.prosody), clients: m((c) => c.clients) };
+  }
+  return out;
+}
+
+/** `once` with the CPU of the relay (`relayPid`, 0 for direct), Prosody and this process read around it. */
+async function onceCounted(mode: 'latency' | 'rate', via: Target, s: XmppSettings, pad: string, relayPid: number, prosodyPid: number): Promise<XmppRun> {
+  if (!prosodyPid) return once(mode, via, s, pad);
+  const rb = cpuMark(relayPid);
+  const pb = cpuMark(prosodyPid);
+  const cb = selfMark();
+  const run = await once(mode, via, s, pad);
+  const r = perMessage(rb, cpuMark(relayPid), run.msgs);
+  run.cpu = { relay: r.all, relayMain: r.main, prosody: perMessage(pb, cpuMark(prosodyPid), run.msgs).all, clients: perMessage(cb, selfMark(), run.msgs).all };
+  return run;
 }
 
 /** One run of `mode` through `via` (used by the profiling script too). */
@@ -153,19 +192,26 @@ export async function once(mode: 'latency' | 'rate', via: Target, s: XmppSetting
  * SOCKS5 door. The bare pipe relay is started here (and stopped) so callers
  * need not know about it.
  */
-export async function runXmpp(s: XmppSettings, prosodyPort: number, socksPort: number, prosodyName: string): Promise<XmppBenchResult> {
+export async function runXmpp(s: XmppSettings, prosodyPort: number, socksPort: number, prosodyName: string, pids: XmppPids = {}): Promise<XmppBenchResult> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'imgate-xmpp-pipe-'));
   const pipePort = await freePort();
   const relay = await startPipeRelay(tmp, pipePort);
   try {
-    return await runAll(s, prosodyPort, socksPort, pipePort, prosodyName);
+    return await runAll(s, prosodyPort, socksPort, pipePort, prosodyName, { gateway: pids.gateway ?? 0, pipe: relay.cp.pid ?? 0, prosody: pids.prosody ?? 0 });
   } finally {
     await stopDaemon(relay);
     rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-async function runAll(s: XmppSettings, prosodyPort: number, socksPort: number, pipePort: number, prosodyName: string): Promise<XmppBenchResult> {
+async function runAll(
+  s: XmppSettings,
+  prosodyPort: number,
+  socksPort: number,
+  pipePort: number,
+  prosodyName: string,
+  pids: { gateway: number; pipe: number; prosody: number },
+): Promise<XmppBenchResult> {
   const direct: Target = { mode: 'direct', proxyPort: 0, dstPort: prosodyPort };
   const pipe: Target = { mode: 'socks5', proxyPort: pipePort, dstPort: prosodyPort };
   const gateway: Target = { mode: 'socks5', proxyPort: socksPort, dstPort: prosodyPort };
@@ -181,16 +227,37 @@ async function runAll(s: XmppSettings, prosodyPort: number, socksPort: number, p
     const p: XmppRun[] = [];
     const g: XmppRun[] = [];
     for (let i = 0; i < s.rounds; i++) {
-      const a = await once(mode, direct, s, pad);
-      const c = await once(mode, pipe, s, pad);
-      const b = await once(mode, gateway, s, pad);
+      const a = await onceCounted(mode, direct, s, pad, 0, pids.prosody);
+      const c = await onceCounted(mode, pipe, s, pad, pids.pipe, pids.prosody);
+      const b = await onceCounted(mode, gateway, s, pad, pids.gateway, pids.prosody);
       d.push(a);
       p.push(c);
       g.push(b);
-      const show = (x: XmppRun): string => `${x.rate.toFixed(0)} msg/s${x.p99_us !== undefined ? ` p50 ${x.p50_us?.toFixed(0)} us p99 ${x.p99_us.toFixed(0)} us` : ''}`;
+      const show = (x: XmppRun): string =>
+        `${x.rate.toFixed(0)} msg/s${x.p99_us !== undefined ? ` p50 ${x.p50_us?.toFixed(0)} us p99 ${x.p99_us.toFixed(0)} us` : ''}${x.cpu ? ` (cpu us/msg: relay ${x.cpu.relay.toFixed(1)}, prosody ${x.cpu.prosody.toFixed(1)})` : ''}`;
       progress(`xmpp ${mode} round ${i + 1}: direct ${show(a)}; pipe relay ${show(c)}; imgate ${show(b)}`);
     }
     rows.push({ mode, bodyBytes: s.bodyBytes, direct: side(d), pipe: side(p), gateway: side(g) });
   }
   return { prosody: prosodyName, secs: s.secs, rounds: s.rounds, rows };
+}
+
+/** Markdown: CPU microseconds per message by process and path (rows measured with pids only). */
+export function xmppCpuTable(r: XmppBenchResult): string {
+  const f = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
+  const lines = [
+    'CPU per delivered message (us; /proc utime+stime; medians of the same runs):',
+    '',
+    '| mode | path | relay, all threads | relay main thread | Prosody | clients | sum |',
+    '|---|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const row of r.rows) {
+    for (const [name, x] of [['direct', row.direct], ['bare Node pipe relay', row.pipe], ['imgate, inspection on', row.gateway]] as const) {
+      const c = x.cpu;
+      if (c === undefined) continue;
+      const relay = name === 'direct' ? 0 : c.relay;
+      lines.push(`| ${row.mode} | ${name} | ${name === 'direct' ? '-' : f(c.relay)} | ${name === 'direct' ? '-' : f(c.relayMain)} | ${f(c.prosody)} | ${f(c.clients)} | ${f(relay + c.prosody + c.clients)} |`);
+    }
+  }
+  return lines.join('\n');
 }

@@ -5,7 +5,8 @@
 // Names keep their prefixes; `ns` is resolved from xmlns declarations in
 // scope. Comments, PIs and DOCTYPEs are skipped; malformed input yields a
 // best-effort tree, never an exception.
-import { decodeText } from './escape';
+import { isAscii as isAsciiBytes } from 'node:buffer';
+import { decodeText, isAscii } from './escape';
 
 export interface Attr {
   value: string; // decoded, UTF-8
@@ -55,66 +56,95 @@ function resolveNs(el: XElement, prefix: string): string {
 }
 
 /** Parses attributes of a start tag body s[from, to). */
-function parseAttrs(s: string, from: number, to: number, attrs: Map<string, Attr>): void {
+function parseAttrs(s: string, from: number, to: number, attrs: Map<string, Attr>, ascii: boolean): void {
   let i = from;
   while (i < to) {
     while (i < to && isWs(s.charCodeAt(i))) i++;
     const eq = s.indexOf('=', i);
     if (eq < 0 || eq >= to) return;
-    const key = s.slice(i, eq).trim();
+    let ke = eq;
+    while (ke > i && isWs(s.charCodeAt(ke - 1))) ke--;
+    const key = s.slice(i, ke);
     let q = eq + 1;
     while (q < to && isWs(s.charCodeAt(q))) q++;
-    const quote = s[q];
-    if (quote !== '"' && quote !== "'") return;
-    const close = s.indexOf(quote, q + 1);
+    const quote = s.charCodeAt(q);
+    if (quote !== 0x22 && quote !== 0x27) return;
+    const close = s.indexOf(quote === 0x22 ? '"' : "'", q + 1);
     if (close < 0 || close > to) return;
     if (key !== '' && !attrs.has(key)) {
-      attrs.set(key, { value: decodeText(s.slice(q + 1, close)), start: q + 1, end: close });
+      attrs.set(key, { value: decodeText(s.slice(q + 1, close), ascii), start: q + 1, end: close });
     }
     i = close + 1;
   }
 }
 
+/** Index of the '>' that ends the start tag opened at `from`, outside quoted values; `n` when there is none. */
+function startTagEnd(s: string, from: number, n: number): number {
+  let j = from;
+  for (;;) {
+    const gt = s.indexOf('>', j);
+    if (gt < 0) return n;
+    // A quote before that '>' opens a value that may hold a '>' itself.
+    const sq = s.indexOf("'", j);
+    const dq = s.indexOf('"', j);
+    const q = sq < 0 ? dq : dq < 0 ? sq : Math.min(sq, dq);
+    if (q < 0 || q > gt) return gt;
+    const close = s.indexOf(q === sq ? "'" : '"', q + 1);
+    if (close < 0) return n;
+    j = close + 1;
+  }
+}
+
+/** Parses one unit's bytes (see parseElement); the ASCII check runs natively on the bytes. */
+export function parseUnit(bytes: Buffer): XElement | null {
+  return parseElement(bytes.toString('latin1'), isAsciiBytes(bytes));
+}
+
 /**
  * Parses `s` (latin1 view of the unit). Returns the first element; unclosed
- * elements (a stream header) end at the end of the input.
+ * elements (a stream header) end at the end of the input. `ascii`: whether
+ * the unit holds only ASCII, when the caller already knows.
  */
-export function parseElement(s: string): XElement | null {
+export function parseElement(s: string, ascii = isAscii(s)): XElement | null {
   let root: XElement | null = null;
   let cur: XElement | null = null;
   let i = 0;
   const n = s.length;
-  const textParts: string[][] = [];
+  // One check for the whole unit (`ascii`): an ASCII unit needs no UTF-8
+  // decoding of any value or text in it.
   while (i < n) {
     const lt = s.indexOf('<', i);
     const textEnd = lt < 0 ? n : lt;
-    if (cur !== null && textEnd > i) (textParts[textParts.length - 1] as string[]).push(decodeText(s.slice(i, textEnd)));
+    // Text pieces are appended as found (V8 joins them lazily).
+    if (cur !== null && textEnd > i) cur.text += decodeText(s.slice(i, textEnd), ascii);
     if (lt < 0) break;
     i = lt;
-    if (s.startsWith('<!--', i)) {
-      const e = s.indexOf('-->', i + 4);
-      i = e < 0 ? n : e + 3;
-      continue;
+    const next = s.charCodeAt(i + 1);
+    if (next === 0x21 /* ! */) {
+      if (s.startsWith('<!--', i)) {
+        const e = s.indexOf('-->', i + 4);
+        i = e < 0 ? n : e + 3;
+        continue;
+      }
+      if (s.startsWith('<![CDATA[', i)) {
+        const e = s.indexOf(']]>', i + 9);
+        const stop = e < 0 ? n : e;
+        if (cur !== null) cur.text += ascii ? s.slice(i + 9, stop) : Buffer.from(s.slice(i + 9, stop), 'latin1').toString('utf8');
+        i = e < 0 ? n : e + 3;
+        continue;
+      }
     }
-    if (s.startsWith('<![CDATA[', i)) {
-      const e = s.indexOf(']]>', i + 9);
-      const stop = e < 0 ? n : e;
-      if (cur !== null) (textParts[textParts.length - 1] as string[]).push(Buffer.from(s.slice(i + 9, stop), 'latin1').toString('utf8'));
-      i = e < 0 ? n : e + 3;
-      continue;
-    }
-    if (s.startsWith('<?', i) || s.startsWith('<!', i)) {
+    if (next === 0x21 /* ! */ || next === 0x3f /* ? */) {
       const e = s.indexOf('>', i + 2);
       i = e < 0 ? n : e + 1;
       continue;
     }
-    if (s[i + 1] === '/') {
+    if (next === 0x2f /* / */) {
       const gt = s.indexOf('>', i);
       const end = gt < 0 ? n : gt + 1;
       if (cur !== null) {
         cur.innerEnd = i;
         cur.end = end;
-        cur.text = (textParts.pop() as string[]).join('');
         cur = cur.parent;
         if (cur === null) return root;
       }
@@ -122,23 +152,14 @@ export function parseElement(s: string): XElement | null {
       continue;
     }
     // Start tag: find its '>' outside quotes.
-    let j = i + 1;
-    let quote = 0;
-    while (j < n) {
-      const c = s.charCodeAt(j);
-      if (quote !== 0) {
-        if (c === quote) quote = 0;
-      } else if (c === 0x22 || c === 0x27) quote = c;
-      else if (c === 0x3e) break;
-      j++;
-    }
-    const gt = j; // may be n (truncated)
+    const gt = startTagEnd(s, i + 1, n); // may be n (truncated)
     let nameEnd = i + 1;
     while (nameEnd < gt && !isNameEnd(s.charCodeAt(nameEnd))) nameEnd++;
-    const empty = gt < n && s[gt - 1] === '/';
+    const empty = gt < n && s.charCodeAt(gt - 1) === 0x2f;
+    const name = s.slice(i + 1, nameEnd);
     const el: XElement = {
-      name: s.slice(i + 1, nameEnd),
-      local: '',
+      name,
+      local: localOf(name),
       ns: '',
       attrs: new Map(),
       children: [],
@@ -149,10 +170,9 @@ export function parseElement(s: string): XElement | null {
       text: '',
       parent: cur,
     };
-    parseAttrs(s, nameEnd, empty ? gt - 1 : gt, el.attrs);
-    el.local = localOf(el.name);
-    const colon = el.name.indexOf(':');
-    el.ns = resolveNs(el, colon < 0 ? '' : el.name.slice(0, colon));
+    parseAttrs(s, nameEnd, empty ? gt - 1 : gt, el.attrs, ascii);
+    const colon = name.indexOf(':');
+    el.ns = resolveNs(el, colon < 0 ? '' : name.slice(0, colon));
     if (cur !== null) cur.children.push(el);
     else if (root === null) root = el;
     else return root; // a second top-level element: not ours
@@ -163,14 +183,9 @@ export function parseElement(s: string): XElement | null {
       if (cur === null) return root;
     } else {
       cur = el;
-      textParts.push([]);
     }
   }
-  // Truncated: close what is open so callers see the text read so far.
-  while (cur !== null) {
-    cur.text = (textParts.pop() ?? []).join('');
-    cur = cur.parent;
-  }
+  // Truncated: what is open keeps the text read so far.
   return root;
 }
 

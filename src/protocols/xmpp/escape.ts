@@ -23,11 +23,19 @@ function entity(_m: string, e: string): string {
   }
 }
 
-/** latin1 view of raw bytes -> decoded text. */
-export function decodeText(raw: string): string {
+/** True when the latin1 view holds only ASCII (it then reads the same as UTF-8). */
+export function isAscii(raw: string): boolean {
+  return !NON_ASCII.test(raw);
+}
+
+/**
+ * latin1 view of raw bytes -> decoded text. `ascii`: the caller already knows
+ * the bytes are ASCII (checked once for a whole unit, not per value).
+ */
+export function decodeText(raw: string, ascii = false): string {
   // Pure ASCII (the common case) reads the same in latin1 and UTF-8: skip
   // the round trip through a Buffer.
-  const s = NON_ASCII.test(raw) ? Buffer.from(raw, 'latin1').toString('utf8') : raw;
+  const s = ascii || !NON_ASCII.test(raw) ? raw : Buffer.from(raw, 'latin1').toString('utf8');
   return s.indexOf('&') < 0 ? s : s.replace(ENTITY, entity);
 }
 

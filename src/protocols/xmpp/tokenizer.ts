@@ -70,6 +70,8 @@ export class XmlUnitTokenizer {
   /** Progress through a multi-byte terminator ('-->', ']]>', '?>') or '<![CDATA['. */
   private match = 0;
   private name = '';
+  /** Where the name being read starts in the current chunk. */
+  private nameStart = 0;
   private unitName = '';
   /** Slices of the unit read in earlier chunks. */
   private held: Buffer[] = [];
@@ -146,34 +148,55 @@ export class XmlUnitTokenizer {
             this.state = S.StartName;
             this.lastSig = c;
             this.quote = 0;
-            this.name = this.depth === 0 ? String.fromCharCode(c) : '';
-            if (c === GT) this.tagClosed(chunk, start, i); // '<>': junk, treat as a tag
+            this.name = '';
+            this.nameStart = i - 1;
+            if (c === GT) {
+              // '<>': junk, treat as a tag (its name is that '>', as it always was)
+              if (this.depth === 0) this.name = '>';
+              this.state = S.StartTag;
+              this.tagClosed(chunk, start, i);
+            }
           }
           break;
         case S.StartName:
           i++;
           if (isSpace(c) || c === SLASH || c === GT) {
+            // A top-level name is cut from the chunk once (its head, if it
+            // began in an earlier chunk, is in this.name already).
+            if (this.depth === 0) this.takeName(chunk, i - 1);
             this.state = S.StartTag;
             if (c === SLASH) this.lastSig = c;
             if (c === GT) this.tagClosed(chunk, start, i);
           } else {
-            if (this.depth === 0 && this.name.length < MAX_NAME) this.name += String.fromCharCode(c);
             this.lastSig = c;
           }
           break;
-        case S.StartTag:
-          i++;
-          if (this.quote !== 0) {
-            if (c === this.quote) this.quote = 0;
-          } else if (c === SQ || c === DQ) {
-            this.quote = c;
-            this.lastSig = c;
-          } else if (c === GT) {
-            this.tagClosed(chunk, start, i);
-          } else if (!isSpace(c)) {
-            this.lastSig = c;
+        case S.StartTag: {
+          // Attributes need no decision per byte: a tight loop to the tag's
+          // '>' (outside quotes), bounded by where the unit would pass the limit.
+          const stop = Math.min(n, start + this.limit - this.heldLen);
+          let q = this.quote;
+          let last = this.lastSig;
+          let closed = false;
+          while (i < stop) {
+            const b = chunk[i++] as number;
+            if (q !== 0) {
+              if (b === q) q = 0;
+            } else if (b === SQ || b === DQ) {
+              q = b;
+              last = b;
+            } else if (b === GT) {
+              closed = true;
+              break;
+            } else if (!isSpace(b)) {
+              last = b;
+            }
           }
+          this.quote = q;
+          this.lastSig = last;
+          if (closed) this.tagClosed(chunk, start, i);
           break;
+        }
         case S.EndTag:
           i++;
           if (c === GT) {
@@ -257,6 +280,11 @@ export class XmlUnitTokenizer {
       this.state = S.Top;
       return;
     }
+    if (st === S.StartName && this.depth === 0) {
+      // The name goes on in the next chunk: keep its head.
+      this.takeName(chunk, n);
+      this.nameStart = 0;
+    }
     if (st !== S.Top && start < n) {
       const tail = chunk.subarray(start, n);
       this.held.push(tail);
@@ -272,6 +300,13 @@ export class XmlUnitTokenizer {
     this.depth = 0;
     if (this.state !== S.Dead) this.state = S.Top;
     return dropped;
+  }
+
+  /** Appends chunk[nameStart, end) to the top-level name being read (at most MAX_NAME chars are kept). */
+  private takeName(chunk: Buffer, end: number): void {
+    const room = MAX_NAME - this.name.length;
+    if (room <= 0 || end <= this.nameStart) return;
+    this.name += chunk.toString('latin1', this.nameStart, Math.min(end, this.nameStart + room));
   }
 
   private die(): void {

@@ -38,4 +38,34 @@ describe('XMPP unit tokenizer', () => {
     expect(overflow).toBe(true);
     expect(units.map((u) => u[0])).toEqual(['other', 'header']);
   });
+
+  it('names a stanza whose name is split across chunks, and keeps only the first 64 characters of a long one', () => {
+    const msg = `<message to='a@b' type='chat'><body>hi</body></message>`;
+    const cuts = [STREAM, msg.slice(0, 3), msg.slice(3, 5), msg.slice(5)];
+    expect(split(cuts).units.map((u) => u.slice(0, 3))).toEqual([
+      ['other', `<?xml version='1.0'?>`, ''],
+      ['header', STREAM.slice(21), 'stream:stream'],
+      ['stanza', msg, 'message'],
+    ]);
+    const long = 'n'.repeat(70);
+    const odd = `<${long} a='1'/>`;
+    const units = split([STREAM, odd.slice(0, 40), odd.slice(40)]).units;
+    expect(units[2]).toEqual(['stanza', odd, 'n'.repeat(64)]);
+  });
+
+  it('finds the end of a start tag past quoted > and / in attribute values, in any chunking', () => {
+    const msg = `<message to="a>b@c/d" id='x/>'><body>1 &gt; 0</body></message><presence type='a>'/>`;
+    const whole = split([STREAM, msg]).units;
+    expect(whole.slice(2)).toEqual([
+      ['stanza', `<message to="a>b@c/d" id='x/>'><body>1 &gt; 0</body></message>`, 'message'],
+      ['stanza', `<presence type='a>'/>`, 'presence'],
+    ]);
+    expect(split([STREAM, ...msg.split('')]).units).toEqual(whole);
+  });
+
+  it('refuses a start tag that outgrows the limit inside its attributes', () => {
+    const { units, overflow } = split([STREAM, `<message to='${'a'.repeat(300)}'>`], 100);
+    expect(overflow).toBe(true);
+    expect(units.map((u) => u[0])).toEqual(['other', 'header']);
+  });
 });
