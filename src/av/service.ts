@@ -128,6 +128,18 @@ export class AvServiceImpl implements AvService {
     return { spoolThresholdBytes: this.cfg.spool_threshold_bytes, maxScanBytes: this.cfg.max_scan_bytes, overLimitAllows: this.cfg.over_limit === 'allow', spoolDir: this.spoolDir };
   }
 
+  /**
+   * How long a caller holding bytes back (tunnel file data) may wait for a
+   * verdict once the content ended: the slowest scanner's breaker timeout
+   * (the scan is abandoned then) plus slack for spooling; and what to do
+   * when it still has none: pass only when every scanner is fail-open.
+   */
+  get verdictWait(): { ms: number; failOpen: boolean } {
+    const list = this.cfg.scanners;
+    const slowest = list.reduce((m, s) => Math.max(m, s.breaker.timeout_ms), 0);
+    return { ms: slowest + 5_000, failOpen: list.length > 0 && list.every((s) => s.fail === 'open') };
+  }
+
   /** Scans content the caller already holds and hashed (no second spool); the caller disposes it. */
   async scanSource(src: ScanSource, req: ScanRequest): Promise<ScanResult> {
     const t0 = performance.now();

@@ -1,18 +1,18 @@
-// Data connections a protocol announced (an IRC DCC SEND offer, decided
-// before the dial in expected.ts). The file flows from the offerer (the
-// upstream: the client connected to the offer's address) to the client; that
-// direction is relayed here chunk by chunk into the client AND a FileTransfer
-// (sha256, size, AV, archive: see file-transfer.ts), reading the next chunk
-// only when both took the last one. The other direction (DCC acks) is piped.
-// When the offerer's side ends, one 'file' event records the transfer; if the
-// scan blocks it and the connection is still open, the connection is cut.
-import type { Socket } from 'node:net';
+// Data connections a protocol announced (an IRC DCC SEND offer, an OSCAR
+// rendezvous, decided before the dial in expected.ts). The file flows from
+// the offerer (the upstream: the client connected to the offer's address) to
+// the client; that direction is relayed by HeldFileRelay (held-relay.ts): into
+// the client AND a FileTransfer (sha256, size, AV, archive: see
+// file-transfer.ts), with the file's last bytes held back until the AV
+// verdict, so an infected file never arrives whole. The other direction (DCC
+// acks, OFT acknowledgements) is piped.
 import type { ExpectedConnection } from '../protocols/types';
 import type { TunnelHandle } from '../relay/relay';
+import { TRICKLE_HOLD_BACK_BYTES, TRICKLE_HOLD_BACK_MAX } from '../web/transfer';
 import type { TunnelFacts } from './context';
 import { FileTransfer, type FileDeps } from './file-transfer';
+import { HeldFileRelay } from './held-relay';
 import type { InspectSettings } from './settings';
-// Side effect: tunnel contexts offer openFile() to dissectors (XMPP IBB).
 
 /** Allowed expected tunnels between the pre-dial decision and the data phase, by connection id (bounded). */
 export class ExpectedTunnels {
@@ -32,55 +32,31 @@ export class ExpectedTunnels {
 
 export const expectedTunnels = new ExpectedTunnels(1024);
 
-/** src -> dest and src -> transfer; src is read again only when both drained. */
-function teeRelay(src: Socket, dest: Socket, transfer: FileTransfer): void {
-  let destWaiting = false;
-  let transferWaiting = false;
-  const maybeResume = (): void => {
-    if (!destWaiting && !transferWaiting && !src.destroyed) src.resume();
-  };
-  const onDestDrain = (): void => {
-    destWaiting = false;
-    maybeResume();
-  };
-  const onTransferDrain = (): void => {
-    transferWaiting = false;
-    maybeResume();
-  };
-  src.on('data', (chunk: Buffer) => {
-    if (!dest.destroyed && !dest.writableEnded && !dest.write(chunk)) {
-      destWaiting = true;
-      dest.once('drain', onDestDrain);
-    }
-    if (!transfer.write(chunk)) {
-      transferWaiting = true;
-      transfer.onDrain(onTransferDrain);
-    }
-    if (destWaiting || transferWaiting) src.pause();
-  });
-  src.once('end', () => {
-    if (!dest.destroyed && !dest.writableEnded) dest.end();
-    transfer.end(true);
-  });
-  // Closed without FIN (reset, idle timeout, gateway stop): what crossed is a partial transfer.
-  src.once('close', () => transfer.end(false));
-  dest.once('close', () => {
-    // Nobody reads any more: stop waiting for a drain that will not come.
-    if (!destWaiting) return;
-    dest.removeListener('drain', onDestDrain);
-    onDestDrain();
-  });
+/**
+ * Bytes of a tunnel file held back until its verdict: the ICAP trickle's
+ * hold-back (src/web/transfer.ts), for the same reason (an infected file
+ * is cut before its end) and with the same cap.
+ */
+export function tunnelHoldBack(deps: FileDeps): number {
+  const n = deps.holdBackBytes ?? TRICKLE_HOLD_BACK_BYTES;
+  return Number.isFinite(n) && n > 0 ? Math.min(Math.floor(n), TRICKLE_HOLD_BACK_MAX) : 0;
 }
 
 export function startFileData(deps: FileDeps, t: TunnelHandle, facts: TunnelFacts, settings: InspectSettings, expected: ExpectedConnection): FileTransfer {
-  const transfer = new FileTransfer(deps, facts, settings, expected.event, {
-    offer: expected.offer,
-    onBlock: (why) => {
-      if (!t.client.destroyed || !t.upstream.destroyed) t.fail(why);
-    },
+  const transfer = new FileTransfer(deps, facts, settings, expected.event, { offer: expected.offer });
+  const payload = expected.payload?.() ?? null;
+  // Only a framed connection's payload knows where the file ends; a raw DCC
+  // connection carries exactly the offered size (when one was offered).
+  const size = expected.event.file?.size;
+  const declared = payload === null && size !== undefined && size > 0 ? size : undefined;
+  const relay = new HeldFileRelay(t.upstream, t.client, transfer, {
+    holdBack: transfer.scanning ? tunnelHoldBack(deps) : 0,
+    declared,
+    payload,
+    cut: (why) => t.fail(why),
   });
   if (t.head.length > 0) t.upstream.write(t.head);
   t.client.pipe(t.upstream);
-  teeRelay(t.upstream, t.client, transfer);
+  relay.start();
   return transfer;
 }

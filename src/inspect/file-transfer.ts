@@ -7,11 +7,13 @@
 // producer that cannot wait (a dissector) is cut off at MAX_QUEUED and the
 // file counts as not scanned.
 //
-// Semantics (the relay streams, it does not hold files): the verdict comes
-// when the transfer ends, after its bytes crossed. Then ONE 'file' event
-// records it: size, sha256, detail.transfer complete|partial, and
+// Semantics: the bytes stream through; the verdict comes when the transfer
+// ends. Callers keep the file's last bytes back until then (`verdict`): the
+// data-connection relay (held-relay.ts) and XMPP IBB (its final stanzas), so
+// an infected file never arrives whole. ONE 'file' event records it: size,
+// sha256, detail.transfer complete|partial, and
 //  - infected: action block, rule av:<scanner>, detail.signature; the file is
-//    not archived; onBlock() lets the caller cut a data connection still open;
+//    not archived; `verdict` settles as a block (and onBlock() is told);
 //  - not scanned (scanner down, over max_scan_bytes, too slow): the scanner's
 //    fail-open/closed choice; fail-closed is a block like infected;
 //  - otherwise: the policy's verdict on the completed transfer (or the
@@ -25,7 +27,7 @@ import { spool } from '../av/spool';
 import type { AvService, ScanResult } from '../av/types';
 import type { Verdict } from '../events/types';
 import type { EventDraft } from '../protocols/types';
-import { completedDraft, type FileDataSink } from '../protocols/xmpp/transfer';
+import { completedDraft, type FileVerdict, type VerdictSink } from '../protocols/files/sink';
 import { eventFromDraft, recordEvent, type ContextDeps, type TunnelFacts } from './context';
 import type { InspectSettings } from './settings';
 
@@ -35,6 +37,8 @@ export interface FileDeps extends ContextDeps {
   av?: () => AvService | null;
   /** Archives content (src/audit Audit.archiveFile); absent when the store keeps no files. */
   archiveFile?: (content: Readable, meta: FileMeta) => ArchiveResult | Promise<ArchiveResult>;
+  /** Bytes of a scanned tunnel file held back until its verdict (default: the ICAP trickle's, 8 KiB). */
+  holdBackBytes?: number;
 }
 
 /** Bytes queued towards AV/archive beyond which a producer that ignores backpressure is cut off. */
@@ -48,6 +52,8 @@ const HIGH_WATER = 256 * 1024;
 export const IDLE_END_MS = 5 * 60_000;
 
 type Detail = Record<string, string | number | boolean>;
+
+export type { FileVerdict } from '../protocols/files/sink';
 
 export interface TransferOptions {
   /** The verdict the offer got: a blocked offer keeps the transfer blocked. */
@@ -64,7 +70,7 @@ interface Downstream {
   error: string | null;
 }
 
-export class FileTransfer implements FileDataSink {
+export class FileTransfer implements VerdictSink {
   private readonly hash = createHash('sha256');
   private size = 0;
   private tap: PassThrough | null = null;
@@ -75,6 +81,11 @@ export class FileTransfer implements FileDataSink {
   private idleTimer: NodeJS.Timeout | null = null;
   /** Resolves when the event is recorded (tests, shutdown). */
   done: Promise<void> = Promise.resolve();
+  /** True when an AV scanner sees the bytes: only then is holding a tail back worth it. */
+  readonly scanning: boolean;
+  /** Settles once, when the event is recorded: block for infected or fail-closed, else pass. */
+  readonly verdict: Promise<FileVerdict>;
+  private settle: (v: FileVerdict) => void = () => undefined;
 
   constructor(
     private readonly deps: FileDeps,
@@ -83,8 +94,10 @@ export class FileTransfer implements FileDataSink {
     private readonly draft: EventDraft,
     private readonly opts: TransferOptions = {},
   ) {
+    this.verdict = new Promise<FileVerdict>((r) => (this.settle = r));
     const av = deps.av?.() ?? null;
     const scanning = av !== null && av.enabled;
+    this.scanning = scanning;
     if (!scanning && deps.archiveFile === undefined) return;
     this.idleTimer = setInterval(() => {
       if (Date.now() - this.lastWrite > IDLE_END_MS) this.end(false, { idle_end: true });
@@ -182,7 +195,15 @@ export class FileTransfer implements FileDataSink {
     if (blockWhy !== null) verdict = { action: 'block', rule: `av:${scan?.scanner ?? 'scanner'}` };
     ev.verdict = verdict;
     recordEvent(this.deps, ev, verdict, detail, this.settings.logTextMax);
-    if (blockWhy !== null) this.opts.onBlock?.(`${final.protocol} file ${final.file?.name ?? '(unnamed)'} ${blockWhy}`);
+    const why = `${final.protocol} file ${final.file?.name ?? '(unnamed)'} ${blockWhy}`;
+    this.settle(blockWhy === null ? { pass: true } : { pass: false, why, rule: verdict.rule });
+    if (blockWhy !== null) this.opts.onBlock?.(why);
+  }
+
+  /** How long a holder may wait for `verdict` after end(), and what silence means (see AvServiceImpl.verdictWait). */
+  verdictWait(): { ms: number; failOpen: boolean } {
+    const av = this.deps.av?.() ?? null;
+    return av instanceof AvServiceImpl ? av.verdictWait : { ms: 35_000, failOpen: false };
   }
 
   private overLimitAllows(): boolean {

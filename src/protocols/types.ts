@@ -83,6 +83,24 @@ export interface FileDataSink {
   end(ended: boolean, detail?: Record<string, string | number | boolean>): void;
 }
 
+/** What a held-back tail learns when its file was decided: pass it on, or drop it (`why` is logged). */
+export type FileVerdict = { pass: true } | { pass: false; why: string; rule: string };
+
+/**
+ * A sink that decides its file (the gateway's FileTransfer, src/inspect/
+ * file-transfer.ts): a dissector may hold a file's last units back until
+ * `verdict` settles (XMPP IBB, MSNP2P). Sinks without it (DecideSink in
+ * src/protocols/files/sink.ts) decide synchronously and nothing is held.
+ */
+export interface VerdictSink extends FileDataSink {
+  /** True when an AV scanner sees the bytes: only then is holding worth it. */
+  readonly scanning: boolean;
+  /** Settles once, after end(): block for infected or fail-closed, else pass. */
+  readonly verdict: Promise<FileVerdict>;
+  /** How long to wait for `verdict` after end(), and what silence means. */
+  verdictWait(): { ms: number; failOpen: boolean };
+}
+
 export interface InspectOptions {
   /** XMPP/IRC STARTTLS: 'pass' (go blind, log), 'strip' (hide the offer), 'block' (close). */
   starttls: 'pass' | 'strip' | 'block';
@@ -125,6 +143,31 @@ export interface ExpectedConnection {
   event: EventDraft;
   /** The verdict the offer got: a blocked offer keeps its data connection blocked. */
   offer: Verdict;
+  /**
+   * How to find the file's own bytes in what the offerer sends on the data
+   * connection (the direction from the dialled upstream to the client).
+   * Absent: the connection carries the raw file (IRC DCC SEND). Present when
+   * the protocol frames it (OSCAR OFT headers around the data).
+   */
+  payload?: () => FilePayload;
+}
+
+/** Pulls a file's own bytes out of a framed data connection (see ExpectedConnection.payload). */
+export interface FilePayload {
+  /**
+   * Next bytes from the offerer, in order. Returns the file bytes among them
+   * (subarrays of `chunk`, possibly none). Never throws: bytes it cannot
+   * frame end the extraction (`state` becomes 'failed').
+   */
+  push(chunk: Buffer): Buffer[];
+  /**
+   * 'header': still reading framing before the data; 'data': in the file;
+   * 'done': the declared size was read whole (later bytes are trailer);
+   * 'failed': the framing broke, the transfer is recorded as partial.
+   */
+  readonly state: 'header' | 'data' | 'done' | 'failed';
+  /** The file's name and declared size as the data connection states them, when it does (OFT prompt). */
+  readonly declared?: { name?: string; size?: number };
 }
 
 export interface ProtocolModule {

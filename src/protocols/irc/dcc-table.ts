@@ -3,8 +3,8 @@
 // Process-wide and bounded: at most DCC_TABLE_MAX entries for DCC_TABLE_TTL_MS
 // each, least recently used evicted first, so a flood of offers (zeek's
 // dcc-state-growth capture) cannot grow memory.
-import { LRUCache } from 'lru-cache';
 import type { Action } from '../../events/types';
+import { boundedTable } from '../../util/lru';
 import type { Side } from '../types';
 
 export const DCC_TABLE_MAX = 1024;
@@ -32,7 +32,8 @@ export interface DccOffer {
   time: number;
 }
 
-const table = new LRUCache<string, DccOffer>({ max: DCC_TABLE_MAX, ttl: DCC_TABLE_TTL_MS });
+// An offer's window runs from when it was made: a lookup does not extend it.
+const table = boundedTable<DccOffer>({ max: DCC_TABLE_MAX, ttlMs: DCC_TABLE_TTL_MS, refreshOnGet: false });
 
 /** Same spelling for "::ffff:1.2.3.4", "1.2.3.4" and upper/lower-case IPv6. */
 export function normalizeDccHost(host: string): string {

@@ -5,9 +5,9 @@
 // counters and a few pending iq ids (all bounded).
 import type { Verdict } from '../../events/types';
 import type { DissectorSession, EventDraft, SessionContext, SessionOutput, Side } from '../types';
-import { attr, child, find, parseElement, type Attr, type XElement } from './element';
+import { attr, child, find, parseElement, parseUnit, type Attr, type XElement } from './element';
 import { escapeXml } from './escape';
-import { IbbTracker, ibbItem, NS_IBB, type IbbItem } from './ibb';
+import { IBB_LIMITS, IbbTracker, ibbClose, ibbItem, NS_IBB, type HeldStanza, type IbbHoldHost, type IbbItem } from './ibb';
 import { findOffer } from './offers';
 import { blockedText, pingSubstitute, saslAbort, saslFailure, stanzaError, streamError } from './replies';
 import { authIdentity, bareJid, digestIdentity } from './sasl';
@@ -179,7 +179,11 @@ export class XmppSession implements DissectorSession {
   }
 
   private decide(draft: Omit<EventDraft, 'protocol'>): Verdict {
-    return this.ctx.decide({ protocol: PROTOCOL, ...draft });
+    // Every caller passes a fresh literal: completing it in place costs less
+    // than a spread copy per stanza (the spread was 6% of a rate profile).
+    const d = draft as EventDraft;
+    d.protocol = PROTOCOL;
+    return this.ctx.decide(d);
   }
 
   // ---- units ---------------------------------------------------------------
@@ -278,7 +282,7 @@ export class XmppSession implements DissectorSession {
   }
 
   private parse(bytes: Buffer): XElement | null {
-    return parseElement(bytes.toString('latin1'));
+    return parseUnit(bytes);
   }
 
   // ---- SASL, bind ----------------------------------------------------------
@@ -600,21 +604,52 @@ export class XmppSession implements DissectorSession {
     const refused = item !== null && item.op !== 'open' ? this.ibb?.blockedBy(item.sid) : undefined;
     // Data of a transfer whose offer was blocked is refused like the offer, without a new event each.
     const d = refused !== undefined ? { what: 'file' as const, verdict: refused } : this.inspect(side, local, el, peer);
-    this.apply(side, local, el, bytes, start, d);
     const passed = d === null || d.verdict.action === 'allow' || d.verdict.action === 'log';
-    if (passed && item !== null && !this.closed) this.trackIbb(side, item, peer);
+    // The stanzas that end a scanned file wait for its verdict (ibb.ts): then forwarded, or refused.
+    if (passed && item !== null && !this.closed && this.trackIbb(side, item, peer, { local, el, bytes })) return;
+    this.apply(side, local, el, bytes, start, d);
   }
 
   private tracker(): IbbTracker {
-    this.ibb ??= new IbbTracker((draft) => openFileSink(this.ctx, draft));
+    this.ibb ??= new IbbTracker((draft) => openFileSink(this.ctx, draft), IBB_LIMITS, this.ibbHoldHost());
     return this.ibb;
   }
 
-  private trackIbb(side: Side, item: NonNullable<IbbItem>, peer: string | undefined): void {
+  /** True when the tracker holds the stanza until its file's verdict. */
+  private trackIbb(side: Side, item: NonNullable<IbbItem>, peer: string | undefined, stanza: { local: string; el: XElement; bytes: Buffer }): boolean {
     const t = this.tracker();
     const before = t.untracked;
-    t.onForwarded(side, item, { protocol: PROTOCOL, account: this.account, peer });
+    const held = t.onForwarded(side, item, { protocol: PROTOCOL, account: this.account, peer }, stanza);
     if (t.untracked !== before) this.ctx.log.warn({ sid: item.sid, side }, 'xmpp: too many IBB transfers at once, this one passes untracked');
+    return held;
+  }
+
+  /** Held IBB stanzas, decided: forwarded as they were, or refused like a blocked stanza and the receiver's stream closed. */
+  private ibbHoldHost(): IbbHoldHost {
+    return {
+      release: (side, s) => {
+        if (!this.closed) this.forwardStanza(side, s.bytes, -1);
+      },
+      drop: (side, held, rule, sid, closeSid) => {
+        if (this.closed) return;
+        this.ctx.log.info({ side, sid, rule, stanzas: held.length }, 'xmpp: IBB file refused before its end');
+        for (const s of held) this.block(side, s.local, s.el, { what: 'file', verdict: { action: 'block', rule } });
+        if (!closeSid || this.closed) return;
+        const el = (held[0] as HeldStanza).el;
+        const id = `imgate-${++this.pingSeq}`;
+        if (side === 'c2s') {
+          // Its answer comes back from the receiver: hidden like our pings'.
+          if (this.swallowIds.size < MAX_IDS) this.swallowIds.add(id);
+          this.send('c2s', ibbClose(id, sid, attr(el, 'to'), undefined));
+          this.smUp.delivered();
+          if (!this.smUp.injected()) this.shut('xmpp: too many XEP-0198 adjustments');
+        } else {
+          this.toClient(ibbClose(id, sid, this.fullJid, attr(el, 'from')));
+          this.smDown.delivered();
+          if (!this.smDown.injected()) this.shut('xmpp: too many XEP-0198 adjustments');
+        }
+      },
+    };
   }
 
   /** What the stanza is, as far as policy cares, and the verdict on it. */

@@ -17,7 +17,7 @@ import type { InspectSettings } from '../../../src/inspect/settings';
 import '../../../src/inspect/file-data';
 import { parsePolicy, PolicyStore } from '../../../src/policy';
 import type { EventDraft } from '../../../src/protocols/types';
-import { openFileSink } from '../../../src/protocols/xmpp/transfer';
+import { openFileSink } from '../../../src/protocols/files/sink';
 import { tempStore, type TempStore } from '../audit/helpers';
 
 const SCRIPT = `const t=require('fs').readFileSync(process.argv[1],'latin1');
