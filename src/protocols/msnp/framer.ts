@@ -19,8 +19,8 @@ import { parseLine, type Dir, type MsnLine } from './command';
 export const MSNP_MAX_LINE = 16384;
 
 export interface UnitRewrite {
-  /** Bytes to send on instead of the unit; null drops it. */
-  replace: Buffer | null;
+  /** Bytes to send on instead of the unit, in order (pieces stay separate writes); null drops it. */
+  replace: Buffer | readonly Buffer[] | null;
   /** Gateway-made bytes for the sender of the unit, after everything before it. */
   reply?: Buffer;
   /** Close the connection after this unit (logged reason). */
@@ -170,7 +170,11 @@ export class MsnpFramer {
     }
     // A joined unit began in an earlier chunk: no run of this chunk precedes it.
     if (joinedUnit === null && unitStart > runStart) this.sink.forward(chunk.subarray(runStart, unitStart));
-    if (outcome.replace !== null) this.sink.forward(outcome.replace);
+    const r = outcome.replace;
+    if (r !== null) {
+      if (Buffer.isBuffer(r)) this.sink.forward(r);
+      else for (const b of r) this.sink.forward(b);
+    }
     if (outcome.reply) this.sink.reply(outcome.reply);
     if (outcome.close !== undefined) {
       this.st = St.Closed;

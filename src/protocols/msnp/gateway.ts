@@ -63,7 +63,8 @@ export class MsnGatewayInspector {
         if (this.closeReason === undefined) this.closeReason = reason;
       },
     };
-    this.session = new MsnpSession(ctx, out);
+    // Each body's output is collected synchronously: a file's last MSG cannot wait for its verdict here.
+    this.session = new MsnpSession(ctx, out, false);
   }
 
   /** One request (side 'c2s') or response (side 's2c') body. */

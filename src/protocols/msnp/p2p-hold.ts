@@ -6,6 +6,7 @@
 // limit; when the INVITE completes (or the limit or FIN is hit) the session
 // decides, drops the INVITE's own units if blocked, and releases the rest.
 import type { FileInfo } from '../../events/types';
+import type { MsnFileEnd } from './p2p-files';
 import { buildDecline, decodeFileContext, FILE_TRANSFER_EUF_GUID, parseSlpInvite, type SlpInvite } from './p2p';
 
 export interface HeldUnit {
@@ -14,6 +15,8 @@ export interface HeldUnit {
   key?: number;
   /** Client MSG transaction (c2s only): what to answer if the unit is dropped. */
   ack?: { trid: string; type: string };
+  /** This MSG completes a scanned file: it waits for the verdict (verdict-hold.ts). */
+  end?: MsnFileEnd;
 }
 
 export interface DecidedInvite {
@@ -21,6 +24,8 @@ export interface DecidedInvite {
   invite: SlpInvite;
   file: FileInfo;
   sender: string | undefined;
+  /** Carried in MSNP2P version 1 headers (its data can be reassembled). */
+  v1: boolean;
   /** P2P body of the 603 Decline (absent when the header could not be read). */
   decline?: Buffer;
 }
@@ -105,7 +110,7 @@ export class P2pHold {
     const text = Buffer.concat(p.parts).toString('utf8');
     const invite = parseSlpInvite(text);
     if (invite === null || invite.eufGuid !== FILE_TRANSFER_EUF_GUID) return;
-    const d: DecidedInvite = { key, invite, file: decodeFileContext(invite.context), sender: p.sender };
+    const d: DecidedInvite = { key, invite, file: decodeFileContext(invite.context), sender: p.sender, v1: p.v1 };
     if (p.v1) d.decline = buildDecline(invite);
     this.decided.push(d);
   }

@@ -167,8 +167,45 @@ export function buildDecline(inv: SlpInvite): Buffer {
   return Buffer.concat([header, data, Buffer.alloc(P2P_FOOTER_BYTES)]);
 }
 
+/**
+ * An SLP `BYE` that ends call `callId`, from `from` to `to`, as a P2P body
+ * (libpurple slpcall.c msn_slpcall_close -> send_bye: how a client cancels a
+ * transfer already started; the peer that gets it ends the call and its
+ * transfer, slp.c got_bye / msn_slpcall_destroy).
+ */
+export function buildBye(to: string, from: string, callId: string, branch: string): Buffer {
+  const body = '\r\n\0';
+  const text =
+    `BYE MSNMSGR:${to} MSNSLP/1.0\r\n` +
+    `To: <msnmsgr:${to}>\r\n` +
+    `From: <msnmsgr:${from}>\r\n` +
+    `Via: MSNSLP/1.0/TLP ;branch=${branch}\r\n` +
+    'CSeq: 0 \r\n' +
+    `Call-ID: ${callId}\r\n` +
+    'Max-Forwards: 0\r\n' +
+    'Content-Type: application/x-msnmsgr-sessionclosebody\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    '\r\n' +
+    body;
+  const data = Buffer.from(text, 'utf8');
+  const header = buildP2pHeader({ sessionId: 0, id: 0x7ffe0000 + (data.length & 0xffff), offset: 0, totalSize: data.length, length: data.length, flags: 0, ackId: 0x2e3f4a5b });
+  return Buffer.concat([header, data, Buffer.alloc(P2P_FOOTER_BYTES)]);
+}
+
 /** A P2P MSG payload (MIME headers + binary body) addressed to `dest`. */
 export function p2pMsgPayload(dest: string, body: Buffer): Buffer {
   const head = Buffer.from(`MIME-Version: 1.0\r\nContent-Type: application/x-msnmsgrp2p\r\nP2P-Dest: ${dest}\r\n\r\n`, 'utf8');
   return Buffer.concat([head, body]);
+}
+
+/**
+ * The Call-ID of an SLP message that ends a call: a `BYE` request, or a
+ * `603 Decline` / error answer (4xx-6xx) to the INVITE. Null for anything else.
+ */
+export function slpEndCallId(text: string): string | null {
+  const nl = text.indexOf('\r\n');
+  const first = nl < 0 ? text : text.slice(0, nl);
+  if (!first.startsWith('BYE ') && !/^MSNSLP\/1\.0 [456]\d\d /.test(first)) return null;
+  const m = /\r\nCall-ID:[ \t]*(\{[^}\r\n]{1,64}\})/i.exec(text);
+  return m?.[1] ?? null;
 }

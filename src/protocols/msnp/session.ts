@@ -8,15 +8,29 @@
 //   redact                -> body rewritten, MSG length parameter fixed
 //   file INVITE blocked   -> dropped; `MSNSLP/1.0 603 Decline` to its sender
 //   login blocked         -> `911 trid` (authentication failed), then close
-// Never throws out of push().
+// The data of an allowed file INVITE is reassembled as it passes
+// (p2p-files.ts) and handed to the gateway's file sink (hash, AV, archive).
+// When that sink scans, the MSG completing the file waits for the verdict
+// (verdict-hold.ts: why that cannot deadlock); a refused file's MSG is
+// dropped and both ends get an SLP BYE for the call, as when a client
+// cancels a started transfer:
+//   infected file from c2s -> held MSG dropped; `ACK trid` (D) / `NAK trid`
+//                             (A/N) and a BYE to the client, a BYE to the peer
+//   infected file from s2c -> held MSG dropped; a BYE to the client, a BYE to the sender
+// Every byte a direction forwards passes its VerdictHold, so whatever
+// follows a held MSG stays behind it. Never throws out of push().
+import { randomUUID } from 'node:crypto';
 import type { Verdict } from '../../events/types';
 import type { DissectorSession, EventDraft, SessionContext, SessionOutput, Side } from '../types';
 import { paramText, type MsnLine } from './command';
 import { MsnpFramer, PASS, type UnitOutcome } from './framer';
 import { parseMsgPayload } from './mime';
-import { p2pMsgPayload } from './p2p';
+import { openFileSink } from '../files/sink';
+import { buildBye, p2pMsgPayload } from './p2p';
+import { P2pFiles, parseSessionId, type MsnFileOffer } from './p2p-files';
 import { P2pHold, type DecidedInvite, type HeldUnit, type HoldStep } from './p2p-hold';
 import { inspectP2p } from './p2p-inspect';
+import { VerdictHold, type EndUnit, type VerdictHoldHost } from './verdict-hold';
 
 export const PROTOCOL = 'msnp';
 
@@ -36,6 +50,9 @@ const passportOf = (s: string): string => {
 export class MsnpSession implements DissectorSession {
   private readonly framers: Record<Side, MsnpFramer>;
   private readonly holds: Record<Side, P2pHold>;
+  /** Per direction: the MSG completing a scanned file, and what follows it, until the verdict. */
+  private readonly verdicts: Record<Side, VerdictHold>;
+  private readonly files: P2pFiles;
   private account: string | undefined;
   private versions: string | undefined;
   private participants: string[] = [];
@@ -46,13 +63,20 @@ export class MsnpSession implements DissectorSession {
   constructor(
     private readonly ctx: SessionContext,
     private readonly out: SessionOutput,
+    /**
+     * false: never hold a file's last MSG for its verdict (the file is still
+     * scanned and recorded). For callers that collect a unit's output
+     * synchronously (the HTTP gateway's body-by-body inspector), where a
+     * late release would have no body to go into.
+     */
+    private readonly holdFiles = true,
   ) {
     const max = ctx.options.maxUnitBytes;
     const close = (reason: string): void => this.close(reason);
     const sink = (side: Side) => ({
       inspect: (l: MsnLine) => l.command === 'MSG' || this.holds[side].active,
       onUnit: (unit: Buffer, l: MsnLine) => this.unit(side, unit, l),
-      forward: (d: Buffer) => out.forward(side, d),
+      forward: (d: Buffer) => this.verdicts[side].forward(d),
       reply: (d: Buffer) => {
         if (!this.closed) out.inject(side, d);
       },
@@ -60,6 +84,8 @@ export class MsnpSession implements DissectorSession {
     });
     this.framers = { c2s: new MsnpFramer('c2s', sink('c2s'), max), s2c: new MsnpFramer('s2c', sink('s2c'), max) };
     this.holds = { c2s: new P2pHold(max), s2c: new P2pHold(max) };
+    this.verdicts = { c2s: new VerdictHold(this.verdictHost('c2s')), s2c: new VerdictHold(this.verdictHost('s2c')) };
+    this.files = new P2pFiles((draft) => openFileSink(ctx, draft));
   }
 
   get passthrough(): boolean {
@@ -73,12 +99,14 @@ export class MsnpSession implements DissectorSession {
 
   /** Bytes held back across both directions (an incomplete unit each, plus a held P2P INVITE). */
   get bufferedBytes(): number {
-    return this.framers.c2s.bufferedBytes + this.framers.s2c.bufferedBytes + this.holds.c2s.bytes + this.holds.s2c.bytes;
+    const f = this.framers.c2s.bufferedBytes + this.framers.s2c.bufferedBytes;
+    return f + this.holds.c2s.bytes + this.holds.s2c.bytes + this.verdicts.c2s.bytes + this.verdicts.s2c.bytes;
   }
 
   push(from: Side, chunk: Buffer): void {
     if (this.closed || chunk.length === 0) return;
     try {
+      this.verdicts[from].disarm();
       this.framers[from].push(chunk);
     } catch (err) {
       this.close(`msnp: internal error: ${(err as Error).message}`);
@@ -89,9 +117,13 @@ export class MsnpSession implements DissectorSession {
     if (this.closed) return;
     try {
       this.framers[from].end();
+      this.files.endSide(from);
       // An INVITE still incomplete at FIN: decide on what arrived.
       const outcome = this.holds[from].active ? this.settle(from, this.holds[from].finish()) : PASS;
-      if (outcome !== PASS && outcome.replace) this.out.forward(from, outcome.replace);
+      const v = this.verdicts[from];
+      if (outcome !== PASS && outcome.replace !== null) for (const b of Buffer.isBuffer(outcome.replace) ? [outcome.replace] : outcome.replace) v.forward(b);
+      // The relay half-closes right after this returns: a file still held is refused now.
+      v.finish();
     } catch (err) {
       this.close(`msnp: internal error: ${(err as Error).message}`);
     }
@@ -100,6 +132,9 @@ export class MsnpSession implements DissectorSession {
   private close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.verdicts.c2s.close();
+    this.verdicts.s2c.close();
+    this.files.endSide(null);
     this.out.close(reason);
   }
 
@@ -211,8 +246,11 @@ export class MsnpSession implements DissectorSession {
       const sender = side === 's2c' ? passportOf(paramText(unit, l.params[0])) : this.account;
       const ack = side === 'c2s' ? { trid: paramText(unit, l.params[0]), type: paramText(unit, l.params[1]) } : undefined;
       const held: HeldUnit = ack === undefined ? { data: Buffer.from(unit) } : { data: Buffer.from(unit), ack };
-      const step = inspectP2p(hold, held, payload.subarray(mime.bodyStart), sender);
-      return this.settle(side, step);
+      const body = payload.subarray(mime.bodyStart);
+      const end = this.files.observe(side, body);
+      if (end !== null && this.holdFiles) held.end = end;
+      const step = inspectP2p(hold, held, body, sender);
+      return this.settle(side, step, held);
     }
     // Typing notifications (text/x-msmsgscontrol), nudges, emoticons and
     // profiles are not messages.
@@ -220,7 +258,7 @@ export class MsnpSession implements DissectorSession {
     if (!hold.active) return outcome;
     // Behind a held INVITE: decided now, queued (as rewritten, or not at all) to keep order.
     if (outcome === PASS) return this.settle(side, hold.add({ data: Buffer.from(unit) }));
-    const step = outcome.replace === null ? { kind: 'held' as const } : hold.add({ data: outcome.replace });
+    const step = outcome.replace === null ? { kind: 'held' as const } : hold.add({ data: Buffer.isBuffer(outcome.replace) ? outcome.replace : Buffer.concat(outcome.replace) });
     const settled = this.settle(side, step);
     if (outcome.reply !== undefined && settled !== PASS) settled.reply = settled.reply === undefined ? outcome.reply : Buffer.concat([outcome.reply, settled.reply]);
     return settled;
@@ -262,16 +300,29 @@ export class MsnpSession implements DissectorSession {
 
   // ---- held P2P INVITEs ----
 
-  /** Turns a hold step into the framer outcome: keep holding, or release what is allowed. */
-  private settle(side: Side, step: HoldStep): UnitOutcome {
-    if (step.kind === 'pass') return PASS;
+  /**
+   * Turns a hold step into the framer outcome: keep holding, or release what
+   * is allowed. `current` is the unit the step is about: when it (or a
+   * released unit) completes a scanned file it is armed in the verdict hold
+   * and sent as its own piece, so the hold recognises it when forwarded.
+   */
+  private settle(side: Side, step: HoldStep, current?: HeldUnit): UnitOutcome {
+    if (step.kind === 'pass') {
+      if (current?.end === undefined) return PASS;
+      this.verdicts[side].arm(current as EndUnit);
+      return { replace: current.data };
+    }
     if (step.kind === 'held') return { replace: null };
     // 'decide': a complete (or abandoned) INVITE, plus everything held with it.
     let release = step.release;
     const replies: Buffer[] = [];
     for (const inv of step.invites) {
-      const v = this.decideFile(side, inv);
-      if (allowed(v)) continue;
+      const draft = this.fileDraft(side, inv);
+      const v = this.ctx.decide(draft);
+      if (allowed(v)) {
+        this.expectData(side, inv, draft);
+        continue;
+      }
       const dropped = release.filter((u) => u.key === inv.key);
       release = release.filter((u) => u.key !== inv.key);
       for (const u of dropped) {
@@ -283,17 +334,100 @@ export class MsnpSession implements DissectorSession {
       const decline = inv.decline;
       if (decline !== undefined) replies.push(this.declineMsg(side, inv.invite.from, inv.invite.to, decline));
     }
-    const outcome: UnitOutcome = { replace: release.length > 0 ? Buffer.concat(release.map((u) => u.data)) : null };
+    let replace: Buffer | Buffer[] | null = null;
+    if (release.some((u) => u.end !== undefined)) {
+      for (const u of release) if (u.end !== undefined) this.verdicts[side].arm(u as EndUnit);
+      replace = release.map((u) => u.data);
+    } else if (release.length > 0) {
+      replace = Buffer.concat(release.map((u) => u.data));
+    }
+    const outcome: UnitOutcome = { replace };
     if (replies.length > 0) outcome.reply = Buffer.concat(replies);
     return outcome;
   }
 
-  private decideFile(side: Side, inv: DecidedInvite): Verdict {
+  private fileDraft(side: Side, inv: DecidedInvite): EventDraft {
     const draft: EventDraft = { kind: 'file', side, protocol: PROTOCOL, file: inv.file, detail: { transport: 'msnslp' } };
     if (this.account !== undefined) draft.account = this.account;
     const peer = side === 'c2s' ? inv.invite.to || this.outboundPeers()[0] : inv.invite.from || inv.sender;
     if (peer !== undefined && peer.length > 0) draft.peer = passportOf(peer);
-    return this.ctx.decide(draft);
+    return draft;
+  }
+
+  /** An allowed version 1 INVITE: its data MSGs will be reassembled when the peer accepts. */
+  private expectData(side: Side, inv: DecidedInvite, draft: EventDraft): void {
+    const sessionId = parseSessionId(inv.invite.sessionId);
+    if (!inv.v1 || sessionId === null) return;
+    const base: MsnFileOffer['base'] = { protocol: PROTOCOL, detail: { transport: 'msnslp' } };
+    if (draft.account !== undefined) base.account = draft.account;
+    if (draft.peer !== undefined) base.peer = draft.peer;
+    this.files.offer({ side, sessionId, callId: inv.invite.callId, file: inv.file, base, from: inv.invite.from, to: inv.invite.to });
+  }
+
+  // ---- files refused before their last chunk ----
+
+  /**
+   * Where a direction's verdict hold sends what it releases, and how it
+   * refuses a file. Both may run from a verdict's promise or a timer: a
+   * throw there would be an unhandled rejection, so it closes the session.
+   */
+  private verdictHost(side: Side): VerdictHoldHost {
+    const guard = (f: () => void): void => {
+      if (this.closed) return;
+      try {
+        f();
+      } catch (err) {
+        this.close(`msnp: internal error: ${(err as Error).message}`);
+      }
+    };
+    return {
+      // The hot path (every forwarded run): no closure per call.
+      forward: (d) => {
+        if (this.closed) return;
+        try {
+          this.out.forward(side, d);
+        } catch (err) {
+          this.close(`msnp: internal error: ${(err as Error).message}`);
+        }
+      },
+      drop: (u, why, rule) => guard(() => this.dropFile(side, u, why, rule)),
+    };
+  }
+
+  /**
+   * The MSG completing a refused file from `side` is not sent. The receiver
+   * gets a BYE from the sender where that MSG would have been, the sender a
+   * BYE from the receiver (libpurple: a started transfer cancelled), and a
+   * local sender's MSG transaction its answer (p2p-hold's drop path).
+   */
+  private dropFile(side: Side, u: EndUnit, why: string, rule: string): void {
+    const o = u.end.offer;
+    this.ctx.log.info({ side, sessionId: o.sessionId, file: o.file.name, rule, why }, 'msnp: file refused before its last chunk');
+    const local = this.account ?? 'unknown';
+    const remote = o.base.peer ?? this.lastPeer ?? 'unknown';
+    const sender = o.from || (side === 'c2s' ? local : remote);
+    const receiver = o.to || (side === 'c2s' ? remote : local);
+    const branch = `{${randomUUID().toUpperCase()}}`;
+    this.out.forward(side, this.slpMsg(side, receiver, sender, buildBye(receiver, sender, o.callId, branch)));
+    const replies: Buffer[] = [];
+    if (u.ack !== undefined && /^\d{1,10}$/.test(u.ack.trid)) {
+      if (u.ack.type === 'A' || u.ack.type === 'N') replies.push(Buffer.from(`NAK ${u.ack.trid}\r\n`, 'latin1'));
+      else if (u.ack.type === 'D') replies.push(Buffer.from(`ACK ${u.ack.trid}\r\n`, 'latin1'));
+    }
+    replies.push(this.slpMsg(side === 'c2s' ? 's2c' : 'c2s', sender, receiver, buildBye(sender, receiver, o.callId, branch)));
+    this.out.inject(side, Buffer.concat(replies));
+  }
+
+  /**
+   * A P2P MSG travelling `dir` to `dest` from `from`: towards the client it
+   * looks like a switchboard MSG from `from`; towards the server it is a
+   * client MSG with ack type U (no ACK the real client would not expect),
+   * reusing the client's last trid.
+   */
+  private slpMsg(dir: Side, dest: string, from: string, body: Buffer): Buffer {
+    const payload = p2pMsgPayload(dest, body);
+    const line = dir === 's2c' ? `MSG ${from} ${from} ${payload.length}\r\n` : `MSG ${this.lastClientTrid} U ${payload.length}\r\n`;
+    return Buffer.concat([Buffer.from(line, 'utf8'), payload]);
   }
 
   /**

@@ -15,6 +15,11 @@
 //       09461343-4C7F-11D1-8222-444553540000) TLV 0x2711 carries
 //       subtype:u16 (1 one file, 2 several) fileCount:u16 totalSize:u32 name\0
 //       (libpurple family_icbm.c incomingim_ch2_sendfile; Wireshark packet-aim-messaging.c).
+//       Where the offerer listens (libpurple family_icbm.c incomingim_ch2 and
+//       peer.c peer_connection_trynext): TLV 0x0002 proxy/rendezvous IP,
+//       0x0003 client (internal) IP, 0x0004 verified IP (stamped by the
+//       server on 04/07), 0x0005 port, 0x0010 present = use AOL's proxy,
+//       0x000A request number (1 = first proposal, 2 = reverse, 3 = proxy).
 import { buildSnac } from './snac';
 import type { Snac } from './snac';
 import { ascii, findTlv, readTlvs, tlv } from './tlv';
@@ -53,7 +58,23 @@ export interface Rendezvous {
   fileName?: string;
   fileSize?: number;
   fileCount?: number;
+  /** IPv4 addresses the offerer names (TLVs 0x0002/0x0003/0x0004, dotted). */
+  addresses: string[];
+  port?: number;
+  /** TLV 0x0010: the data goes through AOL's rendezvous proxy, not to the offerer. */
+  proxy: boolean;
+  /** TLV 0x000A; absent means 1. */
+  requestNumber: number;
 }
+
+const TLV_RV_PROXY_IP = 0x0002;
+const TLV_RV_CLIENT_IP = 0x0003;
+const TLV_RV_VERIFIED_IP = 0x0004;
+const TLV_RV_PORT = 0x0005;
+const TLV_RV_REQUEST_NUMBER = 0x000a;
+const TLV_RV_USE_PROXY = 0x0010;
+
+const ipv4 = (v: Buffer): string | undefined => (v.length === 4 ? `${v[0]}.${v[1]}.${v[2]}.${v[3]}` : undefined);
 
 export interface Icbm {
   cookie: Buffer;
@@ -107,9 +128,21 @@ function parseRendezvous(value: Buffer): Rendezvous | undefined {
     cookie: value.subarray(2, 10),
     capability: value.subarray(10, 26),
     isFileTransfer: value.subarray(10, 26).equals(CAP_FILE_TRANSFER),
+    addresses: [],
+    proxy: false,
+    requestNumber: 1,
   };
   if (rv.isFileTransfer) {
-    const sd = findTlv(readTlvs(value, 26, value.length).tlvs, TLV_RV_SERVICE_DATA);
+    const tlvs = readTlvs(value, 26, value.length).tlvs;
+    for (const t of tlvs) {
+      if (t.tag === TLV_RV_PROXY_IP || t.tag === TLV_RV_CLIENT_IP || t.tag === TLV_RV_VERIFIED_IP) {
+        const ip = ipv4(t.value);
+        if (ip !== undefined && ip !== '0.0.0.0' && !rv.addresses.includes(ip)) rv.addresses.push(ip);
+      } else if (t.tag === TLV_RV_PORT && t.value.length === 2) rv.port = t.value.readUInt16BE(0);
+      else if (t.tag === TLV_RV_REQUEST_NUMBER && t.value.length === 2) rv.requestNumber = t.value.readUInt16BE(0);
+      else if (t.tag === TLV_RV_USE_PROXY) rv.proxy = true;
+    }
+    const sd = findTlv(tlvs, TLV_RV_SERVICE_DATA);
     if (sd && sd.value.length >= 8) {
       rv.fileCount = sd.value.readUInt16BE(2);
       rv.fileSize = sd.value.readUInt32BE(4);

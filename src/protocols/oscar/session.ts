@@ -27,6 +27,7 @@ import {
   type Icbm,
 } from './icbm';
 import { loginFromBucp, loginFromChannel1, selfInfoName } from './login';
+import { recordRendezvous } from './rendezvous-table';
 import { buildFlap, flapChannel, flapSeq, parseSnac, type Snac } from './snac';
 
 export const OSCAR = 'oscar';
@@ -111,7 +112,14 @@ export class OscarSession extends FramedSession {
     if (rv.fileSize !== undefined) file.size = rv.fileSize;
     const detail: Record<string, number> = { channel: 2 };
     if (rv.fileCount !== undefined) detail['fileCount'] = rv.fileCount;
-    const v = this.ctx.decide(this.draft(side, { kind: 'file', peer: m.peer, file, detail }));
+    const draft = this.draft(side, { kind: 'file', peer: m.peer, file, detail });
+    const v = this.ctx.decide(draft);
+    // The local client will dial the offerer through the gateway: remember
+    // where (a blocked offer too, so its data connection stays blocked).
+    if (side === 's2c' && rv.port !== undefined && !rv.proxy && rv.requestNumber === 1) {
+      const offer = { draft, verdict: v, conn: this.ctx.conn, cookie: rv.cookie.toString('hex') };
+      for (const ip of rv.addresses) recordRendezvous(ip, rv.port, offer);
+    }
     if (passes(v)) return undefined;
     // Refuse the offer the way a receiving client does: a rendezvous cancel
     // (type 1) with the offer's cookie, sent to whoever made the offer.

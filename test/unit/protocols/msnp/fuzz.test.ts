@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { FILE_TRANSFER_EUF_GUID } from '../../../../src/protocols/msnp';
 import { clientMsg, Harness, serverMsg } from './harness';
-import { inviteText, p2pMsgs } from './slp-fixture';
+import { byeText, dataMsgs, inviteText, p2pMsgs } from './slp-fixture';
 
 const MAX_UNIT = 4096;
 const ALLOW_ALL = { default: 'allow', rules: [] };
@@ -27,6 +27,9 @@ const CLIENT_LINES: Buffer[] = [
   Buffer.from('UUX 11 10\r\n<Data/>   '),
   Buffer.from('OUT\r\n'),
   ...p2pMsgs(inviteText('a@b.c', 'd@e.f', 'f.bin', 10, FILE_TRANSFER_EUF_GUID), { id: 5, dest: 'd@e.f', chunk: 500, client: { trid: 200 } }),
+  // File data of that INVITE's session (4711), in any order the generator picks.
+  ...dataMsgs(Buffer.from('0123456789'), { id: 8, dest: 'd@e.f', chunk: 4, client: { trid: 300 } }),
+  ...p2pMsgs(byeText('a@b.c', 'd@e.f'), { id: 9, dest: 'd@e.f', client: { trid: 400 } }),
 ];
 const SERVER_LINES: Buffer[] = [
   Buffer.from('USR 93 OK tesla_brian@hotmail.com Brian\r\n'),
@@ -36,6 +39,7 @@ const SERVER_LINES: Buffer[] = [
   Buffer.from('241 13 9\r\n<ml></ml>'),
   Buffer.from('NAK 96\r\n'),
   ...p2pMsgs(inviteText('x@y.z', 'a@b.c', 'g.bin', 11, FILE_TRANSFER_EUF_GUID), { id: 6, dest: 'a@b.c', chunk: 400, server: { from: 'x@y.z' } }),
+  ...dataMsgs(Buffer.from('abcdefghijk'), { id: 7, dest: 'a@b.c', chunk: 5, server: { from: 'x@y.z' } }),
 ];
 
 const mutate = (b: Buffer, at: number, byte: number): Buffer => {

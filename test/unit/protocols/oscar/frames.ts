@@ -99,3 +99,70 @@ export function frames(b: Buffer): Array<{ channel: number; seq: number; payload
 
 export const snacId = (payload: Buffer): string =>
   `${payload.readUInt16BE(0).toString(16).padStart(2, '0')}/${payload.readUInt16BE(2).toString(16).padStart(2, '0')}`;
+
+/**
+ * SNAC 04/07 rendezvous proposal from `from` naming where the offerer
+ * listens (libpurple family_icbm.c aim_im_sendch2_sendfile_requestdirect:
+ * TLV 0x0a request number, 0x02/0x03 IPs, 0x04 verified IP added by the
+ * server, 0x05 port, 0x17 port check, 0x10 when proxied).
+ */
+export function fileOfferInAt(reqId: number, from: string, name: string, size: number, at: { ip: string; verified?: string; port: number; proxy?: boolean; requestNumber?: number; cookie?: Buffer }): Buffer {
+  const ip = (s: string): Buffer => Buffer.from(s.split('.').map(Number));
+  const cookie = at.cookie ?? COOKIE;
+  const sd = Buffer.concat([u16(1), u16(1), u32(size), Buffer.from(name, 'utf8'), Buffer.from([0])]);
+  const tlvs = [
+    tlv(0x0a, u16(at.requestNumber ?? 1)),
+    tlv(0x0f, Buffer.alloc(0)),
+    tlv(0x02, ip(at.ip)),
+    tlv(0x03, ip(at.ip)),
+    ...(at.verified !== undefined ? [tlv(0x04, ip(at.verified))] : []),
+    tlv(0x05, u16(at.port)),
+    tlv(0x17, u16(~at.port & 0xffff)),
+    ...(at.proxy === true ? [tlv(0x10, Buffer.alloc(0))] : []),
+    tlv(0x2711, sd),
+  ];
+  const rv = tlv(5, Buffer.concat([u16(0), cookie, FT_CAP, ...tlvs]));
+  return snac(4, 7, reqId, Buffer.concat([cookie, u16(2), sn(from), u16(0), u16(0), rv]));
+}
+
+/** The same proposal sent by the local client (04/06) to `to`. */
+export function fileOfferOutAt(reqId: number, to: string, name: string, size: number, at: { ip: string; port: number }): Buffer {
+  const inbound = fileOfferInAt(reqId, to, name, size, at);
+  // 04/07 -> 04/06: drop the warning level and user-info count (4 bytes after the name).
+  const head = 10 + 8 + 2 + 1 + to.length;
+  const out = Buffer.concat([inbound.subarray(0, head), inbound.subarray(head + 4)]);
+  out.writeUInt16BE(6, 2);
+  return out;
+}
+
+/**
+ * An OFT2 header (libpurple oscar/peer_oft.c, libfaim ft.c): 'OFT2', hdrlen,
+ * type, cookie, encrypt, compress, totfiles, filesleft, totparts, partsleft,
+ * totsize, size, ... nencode @188, name @192 padded to 64 bytes (or longer).
+ */
+export function oftHeader(type: number, o: { size: number; name: string; encoding?: number; hdrlen?: number; encrypt?: number; totfiles?: number }): Buffer {
+  const enc = o.encoding ?? 0;
+  const nameBytes = enc === 2 ? Buffer.from(o.name, 'utf16le').swap16() : Buffer.from(o.name, 'latin1');
+  const len = o.hdrlen ?? Math.max(256, 192 + nameBytes.length + 2);
+  const h = Buffer.alloc(Math.max(len, 8));
+  h.write('OFT2', 0, 'latin1');
+  h.writeUInt16BE(len & 0xffff, 4);
+  h.writeUInt16BE(type, 6);
+  COOKIE.copy(h, 8);
+  h.writeUInt16BE(o.encrypt ?? 0, 16);
+  h.writeUInt16BE(o.totfiles ?? 1, 20);
+  h.writeUInt16BE(o.totfiles ?? 1, 22);
+  h.writeUInt16BE(1, 24);
+  h.writeUInt16BE(1, 26);
+  if (h.length >= 40) {
+    h.writeUInt32BE(o.size, 28);
+    h.writeUInt32BE(o.size, 32);
+    h.writeUInt32BE(0xffff0000, 40); // checksum start value
+    h.write('Cool FileXfer', 68, 'latin1');
+  }
+  if (h.length >= 192) {
+    h.writeUInt16BE(enc, 188);
+    nameBytes.copy(h, 192, 0, Math.min(nameBytes.length, h.length - 192));
+  }
+  return h;
+}
