@@ -6,7 +6,8 @@
 import { freePort } from '../lib/ports';
 import { progress } from '../lib/log';
 import type { BenchConfig } from '../lib/config';
-import type { Imgate } from '../peers/imgate';
+import { startImgate, type Imgate } from '../peers/imgate';
+import { stopDaemon } from '../lib/proc';
 import { ngircdVersion, startNgircd } from '../peers/ngircd';
 import { runIrc, type ImRow } from './im';
 import { runWebim, type WebimRow } from './webim';
@@ -56,7 +57,15 @@ export async function runImSection(cfg: BenchConfig, tmp: string, g: Imgate, cic
   }
   if (cfg.only.has('webim') && g.ports.icap) {
     await guarded('webim', out.errors, async () => {
-      out.webim = await runWebim(cfg, cicapPort, g.ports.icap, g.ports.admin);
+      // The inspection path alone: the same gateway with the store off. Its
+      // log level is warn, as in the recording-cost section: with no store,
+      // allowed events are logged instead of stored, which is not what is measured.
+      const ns = await startImgate(cfg.repoRoot, tmp, 'imgate-webim-nostore', [], true, 0, { logLevel: 'warn', extraYaml: 'audit:\n  enabled: false\n' });
+      try {
+        out.webim = await runWebim(cfg, cicapPort, { icap: g.ports.icap, admin: g.ports.admin }, { icap: ns.ports.icap, admin: ns.ports.admin });
+      } finally {
+        await stopDaemon(ns);
+      }
     });
   }
   if (cfg.only.has('mem')) {
@@ -69,7 +78,8 @@ export async function runImSection(cfg: BenchConfig, tmp: string, g: Imgate, cic
       const prosody = await startBenchProsody(tmp, XMPP_BENCH_USERS);
       out.peers.prosody = prosodyVersion();
       progress(`prosody c2s :${prosody.c2sPort}`);
-      out.xmpp = await runXmpp({ secs: cfg.imSecs, rounds: cfg.imRounds, bodyBytes: 100 }, prosody.c2sPort, g.ports.socks5, out.peers.prosody);
+      // CPU per message by process (gateway, relay, prosody) comes from /proc of these pids.
+      out.xmpp = await runXmpp({ secs: cfg.imSecs, rounds: cfg.imRounds, bodyBytes: 100 }, prosody.c2sPort, g.ports.socks5, out.peers.prosody, { gateway: g.cp.pid ?? 0, prosody: prosody.cp.pid ?? 0 });
     });
   }
   // Recording cost: three gateways of its own (store off, writes inline, writer thread).
