@@ -132,6 +132,12 @@ export interface DissectorSession {
    * passed): the relay flushes and switches both directions to a bare pipe.
    */
   readonly passthrough: boolean;
+  /**
+   * Optional: the tunnel is gone (both sockets closed, for whatever reason).
+   * Release what outlives a push(): timers of held units waiting for a
+   * verdict, file sinks still open. Nothing may be written after this.
+   */
+  dispose?(): void;
 }
 
 /**
