@@ -12,18 +12,21 @@ import { freePort } from './lib/ports';
 import { installCleanup, stopAll } from './lib/proc';
 import { cicapVersion, startCicap } from './peers/cicap';
 import { danteVersion, startDante } from './peers/dante';
+import { haproxyVersion, startHaproxyRows, type HaproxyRows } from './peers/haproxy';
+import { iperf3Version, proxychainsAvailable, startIperf3Server } from './peers/iperf3';
 import { imgateBuilt, startImgate, type Imgate } from './peers/imgate';
 import { startPipeRelay, startServers } from './peers/node-procs';
 import { runIcap } from './scenarios/icap';
 import { runBulk } from './scenarios/bulk';
 import { runConn } from './scenarios/conn';
+import { runIperf, type IperfPath } from './scenarios/iperf';
 import { runProfiles } from './scenarios/profile';
 import { runImSection } from './scenarios/im-section';
 import type { PathTarget } from './scenarios/targets';
 import type { BenchResults } from './report/results';
 import { renderMarkdown } from './report/markdown';
 import { imStdout } from './report/im-tables';
-import { bulkTable, connTable, headlineTable, icapTable } from './report/tables';
+import { bulkTable, connTable, headlineTable, icapTable, iperfTable } from './report/tables';
 
 // The shared generator beside the repository (../shared), to prove the copy is verbatim.
 const SHARED_ICAPLOAD = path.resolve(__dirname, '..', '..', '..', 'shared', 'tools', 'icapload.mjs');
@@ -61,7 +64,7 @@ async function main(): Promise<void> {
     startedAt: new Date().toISOString(),
     durationSecs: 0,
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '?', os: `${os.type()} ${os.release()}`, node: process.version, memGiB: os.totalmem() / 2 ** 30, loadStart: os.loadavg(), loadEnd: [] },
-    peers: { cicap: cicapVersion(), dante: danteVersion() },
+    peers: { cicap: cicapVersion(), dante: danteVersion(), haproxy: haproxyVersion(), iperf3: iperf3Version() ?? 'not installed' },
     icapload: { file: path.relative(cfg.repoRoot, cfg.icapload), sha256: icaploadSha, sameAsShared: existsSync(SHARED_ICAPLOAD) ? sha256(SHARED_ICAPLOAD) === icaploadSha : null },
     settings: {
       icapSecs: cfg.icapSecs, icapConns: cfg.icapConns, icapRounds: cfg.icapRounds,
@@ -76,14 +79,21 @@ async function main(): Promise<void> {
   };
 
   try {
-    const ports = { cicap: await freePort(), dante: await freePort(), pipe: await freePort(), sink: await freePort(), origin: await freePort() };
+    const ports = { cicap: await freePort(), dante: await freePort(), pipe: await freePort(), sink: await freePort(), origin: await freePort(), iperf: await freePort() };
     progress(`starting peers: c-icap :${ports.cicap}, danted :${ports.dante}, pipe relay :${ports.pipe}, sink :${ports.sink}, origin :${ports.origin}`);
-    await Promise.all([
+    const haveIperf = cfg.only.has('bulk') && iperf3Version() !== null;
+    const [, , pipeRelay] = await Promise.all([
       startCicap(tmp, ports.cicap),
       startDante(tmp, ports.dante),
       startPipeRelay(tmp, ports.pipe),
       startServers(tmp, ports.sink, ports.origin),
+      haveIperf ? startIperf3Server(tmp, ports.iperf) : null,
     ]);
+    // HAProxy (scripts/install-bench-deps.sh): the reference relays; the bench runs without them when it is missing.
+    let ha: HaproxyRows[] = [];
+    if ((cfg.only.has('bulk') || cfg.only.has('conn')) && !haproxyVersion().includes('not installed')) {
+      ha = await startHaproxyRows(tmp, { sink: ports.sink, origin: ports.origin, ...(haveIperf ? { iperf: ports.iperf } : {}) });
+    }
 
     let g: Imgate | null = null;
     // A second imgate with ICAP off that only serves the SOCKS rows: it shows
@@ -106,11 +116,13 @@ async function main(): Promise<void> {
 
     const targets: PathTarget[] = [
       { name: 'direct (no proxy)', key: 'direct', mode: 'direct', proxyPort: 0 },
-      { name: 'bare Node pipe relay', key: 'pipe', mode: 'socks5', proxyPort: ports.pipe },
+      { name: 'bare Node pipe relay', key: 'pipe', mode: 'socks5', proxyPort: ports.pipe, ...(pipeRelay.cp.pid !== undefined ? { cpuPid: pipeRelay.cp.pid } : {}) },
       { name: 'Dante 1.4.2', key: 'dante', mode: 'socks5', proxyPort: ports.dante },
     ];
+    // A forwarder has one upstream per port: the sink port for bulk, the origin port for conn/s.
+    const haTargets = (port: (h: HaproxyRows) => number): PathTarget[] => ha.map((h) => ({ name: h.name, key: h.key, mode: 'forward', proxyPort: port(h), ...(h.daemon.cp.pid !== undefined ? { cpuPid: h.daemon.cp.pid } : {}) }));
     if (g) {
-      targets.push({ name: 'imgate SOCKS5', key: 'imgate', mode: 'socks5', proxyPort: g.ports.socks5 });
+      targets.push({ name: 'imgate SOCKS5', key: 'imgate', mode: 'socks5', proxyPort: g.ports.socks5, ...(g.cp.pid !== undefined ? { cpuPid: g.cp.pid } : {}) });
       targets.push({ name: 'imgate HTTP CONNECT', key: 'imgate-http', mode: 'http', proxyPort: g.ports.http });
     }
     if (doorsOnly) targets.push({ name: 'imgate SOCKS5, second process (ICAP off, no prior load)', key: 'imgate-doors-only', mode: 'socks5', proxyPort: doorsOnly.ports.socks5 });
@@ -119,8 +131,16 @@ async function main(): Promise<void> {
     if (g) results.imgate.rssKiB = {};
     rss('start');
     if (cfg.only.has('icap')) { results.icap = await runIcap(cfg, ports.cicap, g && g.ports.icap ? g.ports.icap : null); rss('after icap'); }
-    if (cfg.only.has('bulk')) { results.bulk = await runBulk(cfg, targets, ports.sink); rss('after bulk'); }
-    if (cfg.only.has('conn')) { results.conn = await runConn(cfg, targets, ports.origin); rss('after conn'); }
+    if (cfg.only.has('bulk')) { results.bulk = await runBulk(cfg, [...targets, ...haTargets((h) => h.sink)], ports.sink); rss('after bulk'); }
+    if (cfg.only.has('conn')) { results.conn = await runConn(cfg, [...targets, ...haTargets((h) => h.origin)], ports.origin); rss('after conn'); }
+    if (haveIperf) {
+      const paths: IperfPath[] = [{ name: 'direct (no proxy)', key: 'direct', via: 'direct', port: ports.iperf }];
+      const pc = proxychainsAvailable();
+      if (pc) paths.push({ name: 'bare Node pipe relay (proxychains4)', key: 'pipe', via: 'socks5', port: ports.pipe }, { name: 'Dante 1.4.2 (proxychains4)', key: 'dante', via: 'socks5', port: ports.dante });
+      for (const h of ha) if (h.iperf !== undefined) paths.push({ name: h.name, key: h.key, via: 'forward', port: h.iperf });
+      if (pc && g) paths.push({ name: 'imgate SOCKS5 (proxychains4)', key: 'imgate', via: 'socks5', port: g.ports.socks5 });
+      results.iperf = await runIperf(tmp, paths, ports.iperf, Number(process.env.BENCH_IPERF_SECS ?? 3), cfg.bulkRounds);
+    }
     if (cfg.only.has('profile') && cfg.profile && g) results.profiles = await runProfiles(cfg, tmp, ports.sink, ports.origin);
     // IM / web IM / memory sections (scenarios/im-section.ts): after the
     // existing ones so their figures are unchanged by the new work.
@@ -142,6 +162,7 @@ async function main(): Promise<void> {
   if (results.icap.length) out.push('', icapTable(results));
   if (results.bulk.length) out.push('', bulkTable(results));
   if (results.conn.length) out.push('', connTable(results));
+  if (results.iperf?.length) out.push('', iperfTable(results));
   out.push(...imStdout(results));
   process.stdout.write(`${out.join('\n')}\n`);
 }

@@ -1,13 +1,15 @@
 // Lean client side of the proxy handshakes (SOCKS5 no-auth CONNECT to an IPv4
 // literal, or HTTP CONNECT), written by hand so client overhead stays low
-// and equal for every proxy under test. 'direct' skips the proxy.
+// and equal for every proxy under test. 'direct' skips the proxy; 'forward'
+// connects to a plain TCP forwarder (HAProxy `mode tcp`, a redirect listener)
+// whose upstream is fixed by its own config, so there is no handshake.
 import net from 'node:net';
 
-export type Mode = 'direct' | 'socks5' | 'http';
+export type Mode = 'direct' | 'socks5' | 'http' | 'forward';
 
 export interface Target {
   mode: Mode;
-  /** Proxy port (ignored for direct). */
+  /** Proxy port (ignored for direct; the forwarder's port for forward). */
   proxyPort: number;
   /** Destination port on 127.0.0.1. */
   dstPort: number;
@@ -38,7 +40,7 @@ export function openTunnel(t: Target, cb: (err: Error | null, s: net.Socket, res
   let done = false;
   const fail = (e: Error): void => { if (!done) { done = true; s.destroy(); cb(e, s, Buffer.alloc(0)); } };
   s.once('error', fail);
-  if (t.mode === 'direct') {
+  if (t.mode === 'direct' || t.mode === 'forward') {
     s.once('connect', () => { done = true; s.removeListener('error', fail); cb(null, s, Buffer.alloc(0)); });
     return s;
   }
@@ -82,6 +84,6 @@ export function openTunnel(t: Target, cb: (err: Error | null, s: net.Socket, res
 
 export function parseTarget(argv: string[]): Target {
   const [mode, proxyPort, dstPort] = argv;
-  if (mode !== 'direct' && mode !== 'socks5' && mode !== 'http') throw new Error(`bad mode ${mode}`);
+  if (mode !== 'direct' && mode !== 'socks5' && mode !== 'http' && mode !== 'forward') throw new Error(`bad mode ${mode}`);
   return { mode, proxyPort: Number(proxyPort), dstPort: Number(dstPort) };
 }

@@ -5,7 +5,9 @@
 import net from 'node:net';
 
 const port = Number(process.argv[2]);
-net.createServer((c) => {
+// noDelay like imgate's doors and dial: with Nagle on, small writes (XMPP
+// stanzas) stall behind delayed ACKs and the baseline is not a fair one.
+net.createServer({ noDelay: true }, (c) => {
   let buf: Buffer = Buffer.alloc(0);
   let greeted = false;
   const onData = (d: Buffer): void => {
@@ -17,7 +19,7 @@ net.createServer((c) => {
     c.removeListener('data', onData);
     c.pause();
     const req = buf.subarray(greet);
-    const up = net.connect(req.readUInt16BE(8), `${req[4]}.${req[5]}.${req[6]}.${req[7]}`, () => {
+    const up = net.connect({ port: req.readUInt16BE(8), host: `${req[4]}.${req[5]}.${req[6]}.${req[7]}`, noDelay: true }, () => {
       c.write(Buffer.from([5, 0, 0, 1, 0, 0, 0, 0, 0, 0]));
       if (buf.length > greet + 10) up.write(buf.subarray(greet + 10));
       c.pipe(up).pipe(c);

@@ -2,7 +2,7 @@
 // every `npm run bench`; edit this renderer, not the generated file.
 import { fmt } from '../lib/stats';
 import { analysis } from './analysis';
-import { bulkTable, connTable, headlineTable, icapTable, profileTables } from './tables';
+import { bulkTable, connTable, headlineTable, icapTable, iperfTable, profileTables } from './tables';
 import type { BenchResults } from './results';
 import { imAnalysis, imBulkTable, imLatencyTable, memTable, webimTable } from './im-tables';
 import { xmppTable } from './xmpp-table';
@@ -45,10 +45,21 @@ ${r.icap.length ? icapTable(r) : 'Not run (BENCH_ONLY).'}
 ## SOCKS5 bulk throughput
 
 "bare Node pipe relay" is a ~25-line SOCKS5 relay in the bench (bench/peers/pipe-relay.ts:
-handshake, then \`socket.pipe\` both ways): the reference ceiling for a Node relay on this machine.
+handshake, then \`socket.pipe\` both ways): what a naive Node relay does. The HAProxy rows
+(${r.peers.haproxy ?? 'HAProxy'}, bench/peers/haproxy.ts) are \`mode tcp\` forwarders with one thread,
+reached without a SOCKS exchange (the bench's \`forward\` handshake mode): the best relay this machine
+runs, with \`option splice-request\`/\`splice-response\` (splice(2), no copy through user space; HAProxy 2.6
+does not splice unless told to, and \`splice-auto\` measured like no splice on loopback) and without.
+"relay CPU ms/GiB" is the relay process's user+system CPU (all threads, /proc/PID/stat) per GiB
+relayed: a per-byte cost that load from other processes moves far less than MB/s. The sender writes
+1 MiB chunks, a cheap direct baseline; the iperf3 table below repeats the paths with iperf3's 128 KiB writes.
 
 ${r.bulk.length ? bulkTable(r) : 'Not run (BENCH_ONLY).'}
+${r.iperf?.length ? `
+iperf3 (${r.peers.iperf3 ?? 'iperf3'}, one stream, ${r.iperf[0]?.secs ?? 3} s per run, ${s.bulkRounds} alternating rounds; SOCKS5 relays through proxychains4, so iperf3's control and data connections both cross the relay):
 
+${iperfTable(r)}
+` : ''}
 ## Connections per second (CONNECT + 16 B request + 64 B response + close)
 
 ${r.conn.length ? connTable(r) : 'Not run (BENCH_ONLY).'}
@@ -73,7 +84,13 @@ bench/scenarios/xmpp.ts: pre-authenticated c2s streams sending \`<message>\` sta
 (100-byte bodies) to a second account on the same prosody, directly and through
 imgate's SOCKS5 door (inspecting, allow-all policy), alternating, ${s.imSecs} s per run.
 "latency" has one message in flight (the round trip is the measurement; p99 added
-latency is the target), "rate" keeps 32 in flight.
+latency is the target), "rate" keeps 32 in flight. The bench's prosody runs
+with \`network_settings = { nagle = false }\` (prosody leaves Nagle on by
+default: its small writes to a receiver that never answers then wait for
+delayed ACKs, which made rate runs swing 10x on every path, direct included);
+the bare pipe relay sets noDelay like imgate. Only the sender goes through the
+gateway; the receiver is connected directly. "stalls" counts gaps of more than
+10 ms between deliveries in a run.
 
 ${r.im?.xmpp ? `${xmppTable(r.im.xmpp)}\n\n${xmppCpuTable(r.im.xmpp)}` : 'Not run (BENCH_ONLY).'}
 
@@ -88,19 +105,19 @@ ${r.im?.record ? recordTable(r.im.record) : 'Not run (BENCH_ONLY).'}
 
 "gateway CPU per op" is imgate's CPU time (all threads, from /proc) divided by
 the operations answered; it holds up on 2 shared cores better than the rate
-does. Where recording's cost goes, measured per 1 KiB web IM event with the
-writer stubbed out and per statement (bench/record-main.ts A/B runs): the
-writer thread spends about 11-15 us per event (a 25-value insert about 3.5,
-the three remaining indexes about 3, the full-text index about 2, WAL writes
-and checkpoints 3-4) and the main thread about 1-1.5 us encoding the event
-into the shared batch buffer. The hand-off itself is no longer a cost: events
-are encoded into a buffer shared with the writer thread as they are recorded,
-so they die young instead of being promoted and copied by the old-generation
-GC (the old structured-clone hand-off was measured at only ~0.6 us per event;
-the cost had been the GC). On 2 cores that the load generator shares, those
-~15 us are what is left of the web IM row's cost; going lower means indexing
-less per event (no full-text index, fewer indexes), which would change what
-search and retention can do.
+does. Where recording's cost goes (schema 3; bench/record-main.ts and
+per-thread CPU A/B runs against the schema 2 build in the same session): the
+writer thread spends about 8.7 us per 1 KiB web IM event (11.3 with schema 2)
+and 11.9 us per 900 characters of ordinary text (15.1). Schema 3 keeps in the
+full-text index only which events hold a word, not where (FTS5 detail=none;
+phrases are checked on the matching rows), drops the events_session index,
+limits the user index to events that have a user, and hands message text to
+SQLite as bytes. The main thread spends about 1 us per event encoding it into
+the batch buffer shared with the writer. What remains is SQLite storing the
+row (commit and WAL writes ~42% of the writer's time, row inserts ~29%, the
+text index and session upserts ~21%). On 2 cores that the load generator
+shares, that is the web IM rows' cost of recording; synchronous=OFF, larger
+checkpoints and batches, and multi-row INSERTs measured no better.
 
 ## Events stored per second (SQLite and PostgreSQL)
 
@@ -167,7 +184,7 @@ BENCH_SECS=3 BENCH_ROUNDS=1 npm run bench   # quick smoke run
 
 Settings (environment): \`BENCH_SECS\` (ICAP and conn/s run length, default 5),
 \`BENCH_ROUNDS\` (default 3, ICAP 5; or per section \`BENCH_ICAP_ROUNDS\`, \`BENCH_BULK_ROUNDS\`,
-\`BENCH_CONN_ROUNDS\`), \`BENCH_BULK_MB\` (default 4096), \`BENCH_CONN_CLIENTS\`
+\`BENCH_CONN_ROUNDS\`), \`BENCH_BULK_MB\` (default 4096), \`BENCH_IPERF_SECS\` (iperf3 run length, default 3; runs with the bulk section when iperf3 is installed), \`BENCH_CONN_CLIENTS\`
 (default 16), \`BENCH_ICAP_CONNS\` (default 8), \`BENCH_PROFILE=0\` to skip profiling,
 \`BENCH_ONLY=icap,bulk,conn,profile,im,webim,mem,xmpp,record,store,av\` to pick sections
 (e.g. \`BENCH_ONLY=im,webim,mem npm run bench\`), \`BENCH_IM_SECS\` (default 4), \`BENCH_IM_ROUNDS\`,

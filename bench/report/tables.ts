@@ -45,8 +45,8 @@ export function bulkTable(r: BenchResults): string {
   const direct = r.bulk.find((b) => b.target.key === 'direct')?.mbps ?? NaN;
   const dante = r.bulk.find((b) => b.target.key === 'dante')?.mbps ?? NaN;
   const lines = [
-    row(['path', 'MB/s (median)', 'Gbit/s', 'vs direct', 'vs Dante', 'runs MB/s']),
-    row(['---', '---:', '---:', '---:', '---:', '---']),
+    row(['path', 'MB/s (median)', 'Gbit/s', 'vs direct', 'vs Dante', 'relay CPU ms/GiB', 'runs MB/s']),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---']),
   ];
   for (const b of r.bulk) {
     const errs = b.runs.filter((k) => k.error).map((k) => k.error);
@@ -56,7 +56,29 @@ export function bulkTable(r: BenchResults): string {
       fmt((b.mbps * 8) / 1000, 2),
       fmtRatio(ratio(b.mbps, direct)),
       fmtRatio(ratio(b.mbps, dante)),
+      b.cpuMsPerGiB !== undefined ? fmt(b.cpuMsPerGiB) : '',
       b.runs.map((k) => (k.error ? 'err' : k.mbps.toFixed(0))).join(', ') + (errs.length ? ` (${errs[0]})` : ''),
+    ]));
+  }
+  return lines.join('\n');
+}
+
+/** iperf3 over the same paths (128 KiB writes, one stream). */
+export function iperfTable(r: BenchResults): string {
+  const rows = r.iperf ?? [];
+  const direct = rows.find((x) => x.path.key === 'direct')?.gbps ?? NaN;
+  const lines = [
+    row(['path (iperf3)', 'Gbit/s (median)', 'vs direct', 'runs Gbit/s', 'retransmits']),
+    row(['---', '---:', '---:', '---', '---:']),
+  ];
+  for (const x of rows) {
+    const errs = x.runs.filter((k) => k.error).map((k) => k.error);
+    lines.push(row([
+      x.path.name,
+      fmt(x.gbps, 2),
+      fmtRatio(ratio(x.gbps, direct)),
+      x.runs.map((k) => (k.error ? 'err' : k.gbps.toFixed(2))).join(', ') + (errs.length ? ` (${errs[0]})` : ''),
+      String(x.runs.reduce((a, k) => a + k.retransmits, 0)),
     ]));
   }
   return lines.join('\n');

@@ -70,7 +70,7 @@ function show(s: Sample, relay: boolean): string {
   const lat = r.p99_us !== undefined ? ` p50 ${r.p50_us?.toFixed(0)} p99 ${r.p99_us.toFixed(0)} us` : '';
   const c = s.relay;
   const gw = relay ? ` cpu ${c.all.toFixed(1)} us/msg (main ${c.main.toFixed(1)}, user ${c.mainUser.toFixed(1)}, r/w ${c.reads.toFixed(2)}/${c.writes.toFixed(2)}, wait ${c.mainWait.toFixed(1)})` : '';
-  return `${r.rate.toFixed(0)} msg/s${lat}${gw}; prosody ${s.prosody.all.toFixed(1)} (wait ${s.prosody.mainWait.toFixed(1)}), clients ${s.clients.all.toFixed(1)} us/msg`;
+  return `${r.rate.toFixed(0)} msg/s${r.stalls ? ` (${r.stalls} stalls > 10 ms)` : ''}${lat}${gw}; prosody ${s.prosody.all.toFixed(1)} (wait ${s.prosody.mainWait.toFixed(1)}), clients ${s.clients.all.toFixed(1)} us/msg`;
 }
 
 runStandalone('xmpp-ab', async (tmp) => {

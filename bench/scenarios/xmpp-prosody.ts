@@ -1,7 +1,8 @@
 // Prosody 0.12 as the XMPP peer of the XMPP bench (peers.md §4; same config
 // as test/interop/helpers/prosody.ts): loopback, free c2s port, plain SASL
-// allowed (no TLS), no rate limits module. Runs as user prosody (setpriv)
-// when the bench runs as root.
+// allowed (no TLS), no rate limits module (mod_limits is not loaded), and
+// TCP_NODELAY on its sockets (see the Nagle note in the config). Runs as
+// user prosody (setpriv) when the bench runs as root.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,6 +10,8 @@ import { startDaemon, unlessExits, type Daemon } from '../lib/proc';
 import { freePort, waitPort } from '../lib/ports';
 
 export const BENCH_XMPP_DOMAIN = 'bench.test';
+/** Prosody's Nagle setting in this run (see the config below). */
+export const PROSODY_NAGLE = process.env.BENCH_XMPP_PROSODY_NAGLE === '1';
 
 export interface BenchProsody extends Daemon {
   c2sPort: number;
@@ -23,7 +26,8 @@ export function prosodyVersion(): string {
   }
 }
 
-export async function startBenchProsody(tmp: string, users: Array<{ name: string; password: string }>): Promise<BenchProsody> {
+/** `globalLua`: extra global config lines (diagnostics: e.g. network_settings). */
+export async function startBenchProsody(tmp: string, users: Array<{ name: string; password: string }>, globalLua = ''): Promise<BenchProsody> {
   const dir = path.join(tmp, 'prosody');
   mkdirSync(path.join(dir, 'data'), { recursive: true });
   mkdirSync(path.join(dir, 'certs'), { recursive: true });
@@ -48,6 +52,12 @@ allow_unencrypted_plain_auth = true
 authentication = "internal_plain"
 modules_enabled = { "roster"; "saslauth"; "disco"; "posix"; }
 modules_disabled = { "s2s"; "tls" }
+-- Nagle on Prosody's sockets (its default) holds each small write to the
+-- receiver until the previous one is ACKed, and the receiver (which sends
+-- nothing back) ACKs late: 40 ms delayed-ACK stalls, every path alike, that
+-- made rate runs swing 2k..18k msg/s. BENCH_XMPP_PROSODY_NAGLE=1 restores it.
+${PROSODY_NAGLE ? '' : 'network_settings = { nagle = false }'}
+${globalLua}
 VirtualHost "${BENCH_XMPP_DOMAIN}"
 `,
   );

@@ -7,7 +7,14 @@
 // round:
 //   latency: closed loop, one <message> in flight: delivery time (sender
 //            write -> receiver read, one process clock), p50 / p99;
-//   rate:    WINDOW messages in flight: delivered messages per second.
+//   rate:    XMPP_WINDOW messages in flight: delivered messages per second,
+//            and the receiver's stalls (gaps > 10 ms between deliveries:
+//            TCP timer stalls like the Nagle / delayed-ACK ones
+//            xmpp-prosody.ts turns off, or a process waiting for a CPU while
+//            other load runs; Prosody's run-queue wait tells which).
+// Every path gets a warm-up run of both modes first; each side reports its
+// spread (min..max of the rounds) and the median of per-round ratios to the
+// direct run of the same round, which damps load that comes and goes.
 // The clients run in this process (raw sockets, scenarios/xmpp-client.ts);
 // imgate and Prosody are separate processes. When their pids are given, each
 // run also records CPU microseconds per message of the relay (all threads
@@ -22,7 +29,7 @@ import { stopDaemon } from '../lib/proc';
 import { startPipeRelay } from '../peers/node-procs';
 import { median, quantile } from '../lib/stats';
 import type { Target } from '../load/handshake';
-import { BENCH_XMPP_DOMAIN } from './xmpp-prosody';
+import { BENCH_XMPP_DOMAIN, PROSODY_NAGLE } from './xmpp-prosody';
 import { xmppLogin, type XmppConn } from './xmpp-client';
 import { cpuMark, perMessage, selfMark } from './xmpp-cpu';
 
@@ -31,7 +38,7 @@ export const XMPP_BENCH_USERS = [
   { name: 'rx', password: 'rxpw' },
 ];
 /** Messages in flight in rate mode. */
-const WINDOW = 32;
+export const XMPP_WINDOW = Number(process.env.BENCH_XMPP_WINDOW ?? 32);
 
 /** CPU microseconds per delivered message (see the header). */
 export interface XmppCpu {
@@ -39,12 +46,19 @@ export interface XmppCpu {
   relayMain: number;
   prosody: number;
   clients: number;
+  /**
+   * Time Prosody's thread was runnable but waited for a CPU, per message
+   * (schedstat): high values mean other load on the box shaped the run.
+   */
+  prosodyWait?: number;
 }
 
 export interface XmppRun {
   msgs: number;
   secs: number;
   rate: number;
+  /** Rate mode: gaps > 10 ms between two deliveries to the receiver. */
+  stalls?: number;
   p50_us?: number;
   p99_us?: number;
   cpu?: XmppCpu;
@@ -53,6 +67,13 @@ export interface XmppRun {
 export interface XmppSide {
   runs: XmppRun[];
   rate: number;
+  /** Spread of the rounds' rates. */
+  rateMin?: number;
+  rateMax?: number;
+  /** Median over rounds of rate / the direct rate of the same round. */
+  vsDirectPerRound?: number;
+  /** Median over rounds of p99 - the direct p99 of the same round (latency mode). */
+  p99AddedPerRound_us?: number;
   p50_us: number;
   p99_us: number;
   /** Medians of the runs' CPU per message, when measured. */
@@ -78,6 +99,9 @@ export interface XmppBenchResult {
   prosody: string;
   secs: number;
   rounds: number;
+  /** Messages in flight in rate mode, and whether Prosody ran with Nagle (older results lack both). */
+  window?: number;
+  prosodyNagle?: boolean;
   rows: XmppRow[];
 }
 
@@ -137,29 +161,47 @@ function rateRun(tx: XmppConn, rx: XmppConn, secs: number, pad: string): Promise
     let sent = 0;
     let got = 0;
     let stopping = false;
+    let stalls = 0;
+    let last = performance.now();
     const t0 = process.hrtime.bigint();
     setTimeout(() => {
       stopping = true;
       const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
-      resolve({ msgs: got, secs: elapsed, rate: got / elapsed });
+      resolve({ msgs: got, secs: elapsed, rate: got / elapsed, stalls });
     }, secs * 1000);
     const pump = (): void => {
-      while (!stopping && sent - got < WINDOW) tx.sock.write(stanza(rx.jid, ++sent, pad));
+      while (!stopping && sent - got < XMPP_WINDOW) tx.sock.write(stanza(rx.jid, ++sent, pad));
     };
     rx.onBody = () => {
       got++;
+      const now = performance.now();
+      if (now - last > 10) stalls++;
+      last = now;
       pump();
     };
     pump();
   });
 }
 
-function side(runs: XmppRun[]): XmppSide {
-  const out: XmppSide = { runs, rate: median(runs.map((r) => r.rate)), p50_us: median(runs.map((r) => r.p50_us ?? NaN)), p99_us: median(runs.map((r) => r.p99_us ?? NaN)) };
+/** `direct`: the direct runs of the same rounds (absent for the direct side itself). */
+function side(runs: XmppRun[], direct?: XmppRun[]): XmppSide {
+  const rates = runs.map((r) => r.rate);
+  const out: XmppSide = {
+    runs,
+    rate: median(rates),
+    rateMin: Math.min(...rates),
+    rateMax: Math.max(...rates),
+    p50_us: median(runs.map((r) => r.p50_us ?? NaN)),
+    p99_us: median(runs.map((r) => r.p99_us ?? NaN)),
+  };
+  if (direct !== undefined) {
+    out.vsDirectPerRound = median(runs.map((r, k) => r.rate / (direct[k] as XmppRun).rate));
+    out.p99AddedPerRound_us = median(runs.map((r, k) => (r.p99_us ?? NaN) - ((direct[k] as XmppRun).p99_us ?? NaN)));
+  }
   const cpus = runs.map((r) => r.cpu).filter((c): c is XmppCpu => c !== undefined);
   if (cpus.length > 0) {
     const m = (f: (c: XmppCpu) => number): number => median(cpus.map(f));
-    out.cpu = { relay: m((c) => c.relay), relayMain: m((c) => c.relayMain), prosody: m((c) => c.prosody), clients: m((c) => c.clients) };
+    out.cpu = { relay: m((c) => c.relay), relayMain: m((c) => c.relayMain), prosody: m((c) => c.prosody), clients: m((c) => c.clients), prosodyWait: m((c) => c.prosodyWait ?? NaN) };
   }
   return out;
 }
@@ -172,7 +214,8 @@ async function onceCounted(mode: 'latency' | 'rate', via: Target, s: XmppSetting
   const cb = selfMark();
   const run = await once(mode, via, s, pad);
   const r = perMessage(rb, cpuMark(relayPid), run.msgs);
-  run.cpu = { relay: r.all, relayMain: r.main, prosody: perMessage(pb, cpuMark(prosodyPid), run.msgs).all, clients: perMessage(cb, selfMark(), run.msgs).all };
+  const p = perMessage(pb, cpuMark(prosodyPid), run.msgs);
+  run.cpu = { relay: r.all, relayMain: r.main, prosody: p.all, clients: perMessage(cb, selfMark(), run.msgs).all, prosodyWait: p.mainWait };
   return run;
 }
 
@@ -216,10 +259,13 @@ async function runAll(
   const pipe: Target = { mode: 'socks5', proxyPort: pipePort, dstPort: prosodyPort };
   const gateway: Target = { mode: 'socks5', proxyPort: socksPort, dstPort: prosodyPort };
   const pad = 'x'.repeat(Math.max(0, s.bodyBytes - 8));
-  // Warm-up (not recorded): JIT in imgate's relay and XMPP dissector, Prosody caches.
-  await once('rate', gateway, { ...s, secs: Math.min(2, s.secs) }, pad);
-  await once('latency', direct, { ...s, secs: 1 }, pad);
-  await once('latency', pipe, { ...s, secs: 1 }, pad);
+  // Warm-up (not recorded): JIT in imgate's relay and XMPP dissector and in
+  // the pipe relay, Prosody's caches, the clients' own code; both modes on
+  // every path, so no path's first measured round pays for it.
+  for (const via of [gateway, pipe, direct]) {
+    await once('rate', via, { ...s, secs: Math.min(2, s.secs) }, pad);
+    await once('latency', via, { ...s, secs: 1 }, pad);
+  }
   progress('xmpp warm-up done (not recorded)');
   const rows: XmppRow[] = [];
   for (const mode of ['latency', 'rate'] as const) {
@@ -234,12 +280,12 @@ async function runAll(
       p.push(c);
       g.push(b);
       const show = (x: XmppRun): string =>
-        `${x.rate.toFixed(0)} msg/s${x.p99_us !== undefined ? ` p50 ${x.p50_us?.toFixed(0)} us p99 ${x.p99_us.toFixed(0)} us` : ''}${x.cpu ? ` (cpu us/msg: relay ${x.cpu.relay.toFixed(1)}, prosody ${x.cpu.prosody.toFixed(1)})` : ''}`;
+        `${x.rate.toFixed(0)} msg/s${x.stalls ? ` (${x.stalls} stalls > 10 ms)` : ''}${x.p99_us !== undefined ? ` p50 ${x.p50_us?.toFixed(0)} us p99 ${x.p99_us.toFixed(0)} us` : ''}${x.cpu ? ` (cpu us/msg: relay ${x.cpu.relay.toFixed(1)}, prosody ${x.cpu.prosody.toFixed(1)}, prosody waiting ${x.cpu.prosodyWait?.toFixed(1)})` : ''}`;
       progress(`xmpp ${mode} round ${i + 1}: direct ${show(a)}; pipe relay ${show(c)}; imgate ${show(b)}`);
     }
-    rows.push({ mode, bodyBytes: s.bodyBytes, direct: side(d), pipe: side(p), gateway: side(g) });
+    rows.push({ mode, bodyBytes: s.bodyBytes, direct: side(d), pipe: side(p, d), gateway: side(g, d) });
   }
-  return { prosody: prosodyName, secs: s.secs, rounds: s.rounds, rows };
+  return { prosody: prosodyName, secs: s.secs, rounds: s.rounds, window: XMPP_WINDOW, prosodyNagle: PROSODY_NAGLE, rows };
 }
 
 /** Markdown: CPU microseconds per message by process and path (rows measured with pids only). */
@@ -248,15 +294,15 @@ export function xmppCpuTable(r: XmppBenchResult): string {
   const lines = [
     'CPU per delivered message (us; /proc utime+stime; medians of the same runs):',
     '',
-    '| mode | path | relay, all threads | relay main thread | Prosody | clients | sum |',
-    '|---|---|---:|---:|---:|---:|---:|',
+    '| mode | path | relay, all threads | relay main thread | Prosody | clients | sum | Prosody waiting for a CPU (other load) |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const row of r.rows) {
     for (const [name, x] of [['direct', row.direct], ['bare Node pipe relay', row.pipe], ['imgate, inspection on', row.gateway]] as const) {
       const c = x.cpu;
       if (c === undefined) continue;
       const relay = name === 'direct' ? 0 : c.relay;
-      lines.push(`| ${row.mode} | ${name} | ${name === 'direct' ? '-' : f(c.relay)} | ${name === 'direct' ? '-' : f(c.relayMain)} | ${f(c.prosody)} | ${f(c.clients)} | ${f(relay + c.prosody + c.clients)} |`);
+      lines.push(`| ${row.mode} | ${name} | ${name === 'direct' ? '-' : f(c.relay)} | ${name === 'direct' ? '-' : f(c.relayMain)} | ${f(c.prosody)} | ${f(c.clients)} | ${f(relay + c.prosody + c.clients)} | ${f(c.prosodyWait ?? NaN)} |`);
     }
   }
   return lines.join('\n');

@@ -48,7 +48,7 @@ export async function createAudit(config: AuditConfig, deps: { logger: Logger; m
     await store.close();
     throw err;
   }
-  const queue = new AuditQueue(store, { queueMax: a.queue_max, batchMax: a.batch_max, flushIntervalMs: a.flush_interval_ms }, deps.metrics, log);
+  const queue = new AuditQueue(store, { queueMax: a.queue_max, batchMax: a.batch_max, flushIntervalMs: a.flush_interval_ms, maxBytes: a.queue_max_bytes }, deps.metrics, log);
   const rs = retentionSettings(config);
   let running: Promise<RetentionResult> | null = null;
   const retention = (): Promise<RetentionResult> => {

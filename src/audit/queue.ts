@@ -26,6 +26,14 @@ export interface QueueMetrics {
 }
 
 const WARN_EVERY_MS = 10_000;
+/**
+ * Encoded events waiting, in bytes, beyond which new events are dropped
+ * like past queue_max. queue_max alone counts events: 100 000 web IM events
+ * of 64 KiB would be 6 GiB, and a writer that cannot keep up with large
+ * bodies (measured: 64 KiB posts at 2-3k/s on 2 shared cores) grew the
+ * gateway past 800 MB. 256 MiB is 4000 such events, 200 000 of 1 KiB.
+ */
+export const QUEUE_MAX_BYTES = 256 * 1024 * 1024;
 /** A batch that fails this many times in a row is dropped (counted) so one bad row cannot wedge the queue. */
 const MAX_ATTEMPTS = 5;
 
@@ -50,6 +58,8 @@ export class AuditQueue implements AuditSink {
   /** The batch new events go into. */
   private open: PendingBatch | null = null;
   private queued = 0;
+  /** Bytes of the sealed batches (the open one's are asked for as it grows). */
+  private sealedBytes = 0;
   private readonly newBatch: () => PendingBatch;
   private timer: NodeJS.Timeout | null = null;
   private soon: NodeJS.Immediate | null = null;
@@ -65,7 +75,7 @@ export class AuditQueue implements AuditSink {
 
   constructor(
     store: Store,
-    private readonly settings: QueueSettings,
+    private readonly settings: QueueSettings & { maxBytes?: number },
     private readonly metrics: QueueMetrics,
     private readonly logger: Logger,
   ) {
@@ -87,7 +97,7 @@ export class AuditQueue implements AuditSink {
   }
 
   record(ev: ImEvent, verdict: Verdict, detail?: Detail): void {
-    if (this.closed || this.depth >= this.settings.queueMax) {
+    if (this.closed || this.depth >= this.settings.queueMax || this.sealedBytes + (this.open?.bytes ?? 0) >= (this.settings.maxBytes ?? QUEUE_MAX_BYTES)) {
       this.drop(1);
       return;
     }
@@ -101,9 +111,8 @@ export class AuditQueue implements AuditSink {
       return;
     }
     this.queued++;
-    if (b.count >= this.settings.batchMax) {
-      this.sealed.push(b);
-      this.open = null;
+    if (b.count >= this.settings.batchMax || b.full === true) {
+      this.seal(b);
       if (this.soon === null && this.inFlight === null) this.soon = setImmediate(() => this.kick());
     }
   }
@@ -134,6 +143,7 @@ export class AuditQueue implements AuditSink {
     this.attempts = 0;
     this.sealed.shift();
     this.queued -= n;
+    this.sealedBytes -= batch.bytes ?? 0;
     return true;
   }
 
@@ -165,7 +175,12 @@ export class AuditQueue implements AuditSink {
   /** The batch being filled goes into the write order as it is; later events start a new one. */
   private sealOpen(): void {
     if (this.open === null || this.open.count === 0) return;
-    this.sealed.push(this.open);
+    this.seal(this.open);
+  }
+
+  private seal(b: PendingBatch): void {
+    this.sealed.push(b);
+    this.sealedBytes += b.bytes ?? 0;
     this.open = null;
   }
 
@@ -214,7 +229,10 @@ export class AuditQueue implements AuditSink {
     this.droppedSinceWarn += n;
     const now = Date.now();
     if (warn && now - this.lastWarn >= WARN_EVERY_MS) {
-      this.logger.warn({ dropped: this.droppedSinceWarn, queueMax: this.settings.queueMax, closed: this.closed }, 'audit queue full: events not recorded');
+      this.logger.warn(
+        { dropped: this.droppedSinceWarn, queueMax: this.settings.queueMax, queuedBytes: this.sealedBytes + (this.open?.bytes ?? 0), closed: this.closed },
+        'audit queue full: events not recorded',
+      );
       this.lastWarn = now;
       this.droppedSinceWarn = 0;
     }

@@ -3,7 +3,7 @@
 // thread holds the write connection: WAL lets both run at once.
 import type Database from 'better-sqlite3';
 import { compileGlobs } from '../util/glob';
-import { ftsQuery } from './fts';
+import { ftsSearch, hasPhrases, matchAll, words, type FtsSearch } from './fts';
 import type {
   ArchivedFile,
   Conversation,
@@ -61,14 +61,47 @@ export const OTHER_KEY = '(other)';
 const PAGE = 1000;
 
 export class SqliteReader {
-  constructor(readonly db: Db) {}
+  constructor(readonly db: Db) {
+    // The phrase check of a search (fts.ts): its JSON argument is the same for every row of one query.
+    let key = '';
+    let phrases: string[] = [];
+    db.function('imgate_phrases', { deterministic: true }, (text: unknown, list: unknown) => {
+      if (typeof text !== 'string' || typeof list !== 'string') return 0;
+      if (list !== key) {
+        phrases = JSON.parse(list) as string[];
+        key = list;
+      }
+      return hasPhrases(text, phrases) ? 1 : 0;
+    });
+  }
 
   search(q: SearchQuery): EventRow[] {
+    const fts = q.text !== undefined ? ftsSearch(q.text) : null;
+    if (q.text !== undefined && q.text.trim() !== '' && fts === null) return [];
+    try {
+      return this.searchWith(q, fts);
+    } catch (err) {
+      // A word that FTS5's tokenizer (Unicode 6.1 tables) cuts in two where
+      // JS does not becomes a phrase, which a detail=none index refuses:
+      // then the index is asked for the plain ASCII words only and every
+      // word is checked on the candidates.
+      if (fts === null || !/phrase queries are not supported/.test((err as Error).message)) throw err;
+      const ascii = fts.tokens.filter((w) => /^[A-Za-z0-9]+$/.test(w));
+      const each = fts.tokens.map((w) => words(w).join(' ')).filter((w) => w !== '');
+      return this.searchWith(q, { tokens: ascii, phrases: [...fts.phrases, ...each] }, true);
+    }
+  }
+
+  private searchWith(q: SearchQuery, fts: FtsSearch | null, fallback = false): EventRow[] {
     const where: string[] = [];
     const params: Param[] = [];
-    const match = q.text !== undefined ? ftsQuery(q.text) : null;
-    if (q.text !== undefined && q.text.trim() !== '' && match === null) return [];
-    if (match !== null) (where.push('e.seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)'), params.push(match));
+    if (fts !== null && fts.tokens.length > 0) (where.push('e.seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)'), params.push(matchAll(fts.tokens)));
+    if (fts !== null && fts.phrases.length > 0) {
+      // Only candidates the index found are checked (or, in the fallback, the rows the other filters leave).
+      if (fallback) where.push('e.text IS NOT NULL');
+      where.push('imgate_phrases(e.text, ?)');
+      params.push(JSON.stringify(fts.phrases));
+    }
     filterSql(q, where, params);
     params.push(q.limit ?? 100);
     const dir = q.order === 'oldest' ? 'ASC' : 'DESC';

@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
-import { decodeRows, type Param, type WireBatch, type WireRow } from './sqlite-wire';
+import { decodeRows, F_TEXT, type Param, type WireBatch, type WireRow } from './sqlite-wire';
 
 type Db = Database.Database;
 
@@ -83,8 +83,11 @@ export class SqliteWriter implements WriterOps {
     const insertEvent = this.db.prepare(
       `INSERT INTO events (id, time, run, conn, door, client_ip, user, groups, protocol, app, direction, account, peer, kind, text,
          file_name, file_size, file_sha256, url, host, method, destination, action, rule, detail)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    // The text is bound as its UTF-8 bytes straight from the batch (decodeRows'
+    // rawFields) and stored as TEXT by the CAST: the same bytes, without a JS
+    // string in between (measured: 0.5-1 us per 1 KiB event, 25 us per 64 KiB).
     // No trigger (migration 2): see there why the writer indexes the text
     // itself. One statement per batch: its rows are every seq from the
     // batch's first (the write lock is held), and the text is read back from
@@ -133,7 +136,7 @@ export class SqliteWriter implements WriterOps {
         }
         const sha = r[C.sha];
         if (sha !== null && sha !== undefined) upsertFile.run(sha, r[C.fileName], r[C.fileSize] ?? 0, t, t, null);
-      });
+      }, 1 << F_TEXT);
       if (first >= 0) indexBatch.run(first);
       for (const s of sessions.values()) upsertSession.run(s.run, s.conn, s.door, s.clientIp, s.user, s.protocol, s.app, s.destination, s.first, s.last, s.events);
     });
@@ -162,9 +165,16 @@ export class SqliteWriter implements WriterOps {
     })();
   }
 
-  /** Sessions and files nothing refers to any more; `before` spares rows written just now whose events are still queued. */
+  /**
+   * Sessions and files nothing refers to any more; `before` spares rows
+   * written just now whose events are still queued. A session whose latest
+   * event is older than every stored event has none left: found through
+   * sessions_last_seen and events_time, without the per-event
+   * events(run, conn) index every insert used to pay for (migration 3). A
+   * session outliving an out-of-order event goes at a later retention pass.
+   */
   private cleanup(before: number): string[] {
-    this.db.prepare('DELETE FROM sessions WHERE last_seen < ? AND NOT EXISTS (SELECT 1 FROM events e WHERE e.run = sessions.run AND e.conn = sessions.conn)').run(before);
+    this.db.prepare('DELETE FROM sessions WHERE last_seen < ? AND last_seen < coalesce((SELECT min(time) FROM events), ?)').run(before, before);
     const gone = this.db
       .prepare('DELETE FROM files WHERE last_seen < ? AND NOT EXISTS (SELECT 1 FROM events e WHERE e.file_sha256 = files.sha256) RETURNING stored_path')
       .all(before) as Array<{ stored_path: string | null }>;

@@ -1,5 +1,5 @@
 // The SQLite writer thread: holds the one write connection so inserts, the
-// FTS trigger and the session upserts never run on the gateway's event loop.
+// FTS rows and the session upserts never run on the gateway's event loop.
 // Requests are handled one at a time, in order; each answer carries its id.
 // An error inside a request is answered (the batch stays queued on the main
 // side); only a failure to open ends the thread.

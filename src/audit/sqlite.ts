@@ -8,7 +8,7 @@ import type { Logger } from '../log';
 import { SCHEMA_VERSION } from './migrations';
 import { SqliteReader } from './sqlite-read';
 import { SqliteWriter } from './sqlite-write';
-import { WireBuilder } from './sqlite-wire';
+import { BATCH_BYTES, WireBuilder } from './sqlite-wire';
 import { compiledWorkerFile, defaultSpawn, InlineWriter, ThreadWriter, type SpawnWriter, type WriterBackend } from './sqlite-writers';
 import type {
   ArchivedFile,
@@ -43,6 +43,13 @@ export interface SqliteOptions {
 
 /** Committed batches whose memory is kept for reuse: one being filled while one is written, plus one. */
 const SPARE_BATCHES = 2;
+/**
+ * Every batch buffer has this size (the byte bound, and room for the event
+ * that crosses it), so a committed batch's buffer always fits the next one:
+ * after the first few batches no new memory is faulted in. Pages never
+ * written stay unbacked, so small events do not pay for the size.
+ */
+const BATCH_SPACE = BATCH_BYTES + 256 * 1024;
 
 const noLog = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined } as unknown as Logger;
 
@@ -50,8 +57,6 @@ export class SqliteStore implements Store {
   /** Distinguishes connection ids of different gateway runs (they restart at 1). */
   readonly run = randomBytes(4).toString('hex');
   private readonly q: SqliteReader;
-  /** Size of the last batch the queue wrote: the next one's starting capacity. */
-  private batchBytes = 0;
   /** Memory of committed batches, for the next ones. */
   private readonly spare: SharedArrayBuffer[] = [];
 
@@ -100,19 +105,23 @@ export class SqliteStore implements Store {
   /** The queue's batches: events encoded as they are recorded (sqlite-wire.ts says why). */
   newBatch(): PendingBatch {
     const w = this.w();
-    // Memory of a committed batch if one is large enough, else the last batch's size with headroom: a batch rarely grows.
-    const kept = this.spare.pop();
-    const b = new WireBuilder(this.run, kept !== undefined && kept.byteLength >= this.batchBytes ? kept : Math.ceil(this.batchBytes * 1.25));
+    const b = new WireBuilder(this.run, this.spare.pop() ?? BATCH_SPACE);
     return {
       get count() {
         return b.count;
       },
+      get full() {
+        return b.full;
+      },
+      get bytes() {
+        return b.bytes;
+      },
       add: (r) => b.add(r),
       write: async () => {
-        this.batchBytes = b.bytes;
         await w.write(b.seal());
         // Committed: the thread has finished reading it (it answers after the transaction).
-        if (this.spare.length < SPARE_BATCHES) this.spare.push(b.space);
+        // A buffer grown for one huge event is let go: only the standard size is kept.
+        if (this.spare.length < SPARE_BATCHES && b.space.byteLength === BATCH_SPACE) this.spare.push(b.space);
       },
     };
   }

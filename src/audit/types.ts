@@ -18,6 +18,10 @@ export interface AuditRecord {
  */
 export interface PendingBatch {
   readonly count: number;
+  /** The store's own size bound is reached (bytes, not events): the queue seals it as it would a batch of batch_max events. */
+  readonly full?: boolean;
+  /** Memory the batch holds (stores that encode events); the queue bounds the sum. */
+  readonly bytes?: number;
   /** Adds one record; throws (leaving the batch as it was) when the record cannot be encoded. */
   add(r: AuditRecord): void;
   /** Writes the whole batch atomically (one transaction); called again after a failure. */

@@ -145,6 +145,12 @@ const inspect = z
     max_unit_bytes: count(268_435_456).default(1_048_576),
     starttls: oneOf(['pass', 'strip', 'block']).default('pass'),
     log_text_max: int(0, 1_048_576).default(4096),
+    /**
+     * Bytes of a scanned tunnel file (DCC/OFT data connection, XMPP IBB,
+     * MSN P2P) held back until its AV verdict; 0 = hold nothing (stream and
+     * record only). Bounded: each held file keeps up to this much in memory.
+     */
+    file_hold_back_bytes: int(0, 16 * 1024 * 1024).default(8192),
     /** Relative to the config file's directory; unset = apps.yaml there, else the shipped conf/apps.yaml. */
     apps_file: str.optional(),
   })
@@ -232,6 +238,8 @@ const audit = z
     /** SQLite file, relative to data_dir. */
     db_file: str.default('imgate.db'),
     queue_max: count(10_000_000).default(100_000),
+    /** Encoded bytes the queue may hold (large web IM bodies); beyond: dropped like past queue_max. */
+    queue_max_bytes: int(1024 * 1024, 16 * 1024 * 1024 * 1024, 'an integer from 1048576 (1 MiB) to 17179869184 (16 GiB)').default(256 * 1024 * 1024),
     batch_max: count(100_000).default(1000),
     flush_interval_ms: int(10, 60_000, 'an integer 10-60000 (milliseconds)').default(200),
     /** 0: keep forever. */

@@ -8,7 +8,6 @@
 // acks, OFT acknowledgements) is piped.
 import type { ExpectedConnection } from '../protocols/types';
 import type { TunnelHandle } from '../relay/relay';
-import { TRICKLE_HOLD_BACK_BYTES, TRICKLE_HOLD_BACK_MAX } from '../web/transfer';
 import type { TunnelFacts } from './context';
 import { FileTransfer, type FileDeps } from './file-transfer';
 import { HeldFileRelay } from './held-relay';
@@ -32,16 +31,6 @@ export class ExpectedTunnels {
 
 export const expectedTunnels = new ExpectedTunnels(1024);
 
-/**
- * Bytes of a tunnel file held back until its verdict: the ICAP trickle's
- * hold-back (src/web/transfer.ts), for the same reason (an infected file
- * is cut before its end) and with the same cap.
- */
-export function tunnelHoldBack(deps: FileDeps): number {
-  const n = deps.holdBackBytes ?? TRICKLE_HOLD_BACK_BYTES;
-  return Number.isFinite(n) && n > 0 ? Math.min(Math.floor(n), TRICKLE_HOLD_BACK_MAX) : 0;
-}
-
 export function startFileData(deps: FileDeps, t: TunnelHandle, facts: TunnelFacts, settings: InspectSettings, expected: ExpectedConnection): FileTransfer {
   const transfer = new FileTransfer(deps, facts, settings, expected.event, { offer: expected.offer });
   const payload = expected.payload?.() ?? null;
@@ -50,10 +39,13 @@ export function startFileData(deps: FileDeps, t: TunnelHandle, facts: TunnelFact
   const size = expected.event.file?.size;
   const declared = payload === null && size !== undefined && size > 0 ? size : undefined;
   const relay = new HeldFileRelay(t.upstream, t.client, transfer, {
-    holdBack: transfer.scanning ? tunnelHoldBack(deps) : 0,
+    holdBack: transfer.holdBackBytes,
     declared,
     payload,
     cut: (why) => t.fail(why),
+    // The transfer is recorded as partial either way; this says why the file could not be followed.
+    framingFailed: (why) =>
+      deps.logger.warn({ conn: facts.conn, client: facts.clientIp, user: facts.user, protocol: expected.event.protocol, file: expected.event.file?.name, reason: why }, 'file data connection: framing failed'),
   });
   if (t.head.length > 0) t.upstream.write(t.head);
   t.client.pipe(t.upstream);

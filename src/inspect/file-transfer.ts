@@ -29,7 +29,7 @@ import type { Verdict } from '../events/types';
 import type { EventDraft } from '../protocols/types';
 import { completedDraft, type FileVerdict, type VerdictSink } from '../protocols/files/sink';
 import { eventFromDraft, recordEvent, type ContextDeps, type TunnelFacts } from './context';
-import type { InspectSettings } from './settings';
+import { FILE_HOLD_BACK_BYTES, FILE_HOLD_BACK_MAX, type InspectSettings } from './settings';
 
 /** What file transfers need beside the context deps (both optional: AV and archive may be off). */
 export interface FileDeps extends ContextDeps {
@@ -37,8 +37,14 @@ export interface FileDeps extends ContextDeps {
   av?: () => AvService | null;
   /** Archives content (src/audit Audit.archiveFile); absent when the store keeps no files. */
   archiveFile?: (content: Readable, meta: FileMeta) => ArchiveResult | Promise<ArchiveResult>;
-  /** Bytes of a scanned tunnel file held back until its verdict (default: the ICAP trickle's, 8 KiB). */
+  /** Overrides InspectSettings.fileHoldBackBytes (tests, harnesses). */
   holdBackBytes?: number;
+}
+
+/** The configured hold-back, bounded (a non-number or negative value holds nothing). */
+export function holdBackOf(deps: FileDeps, settings: InspectSettings): number {
+  const n = deps.holdBackBytes ?? settings.fileHoldBackBytes ?? FILE_HOLD_BACK_BYTES;
+  return Number.isFinite(n) && n > 0 ? Math.min(Math.floor(n), FILE_HOLD_BACK_MAX) : 0;
 }
 
 /** Bytes queued towards AV/archive beyond which a producer that ignores backpressure is cut off. */
@@ -83,6 +89,12 @@ export class FileTransfer implements VerdictSink {
   done: Promise<void> = Promise.resolve();
   /** True when an AV scanner sees the bytes: only then is holding a tail back worth it. */
   readonly scanning: boolean;
+  /**
+   * Bytes a holder may keep back until `verdict` (inspect.file_hold_back_bytes);
+   * 0 when nothing scans or the operator turned holding off. Read by the
+   * held relay and, structurally, by the XMPP IBB and MSN verdict holds.
+   */
+  readonly holdBackBytes: number;
   /** Settles once, when the event is recorded: block for infected or fail-closed, else pass. */
   readonly verdict: Promise<FileVerdict>;
   private settle: (v: FileVerdict) => void = () => undefined;
@@ -98,6 +110,7 @@ export class FileTransfer implements VerdictSink {
     const av = deps.av?.() ?? null;
     const scanning = av !== null && av.enabled;
     this.scanning = scanning;
+    this.holdBackBytes = scanning ? holdBackOf(deps, settings) : 0;
     if (!scanning && deps.archiveFile === undefined) return;
     this.idleTimer = setInterval(() => {
       if (Date.now() - this.lastWrite > IDLE_END_MS) this.end(false, { idle_end: true });

@@ -51,6 +51,8 @@ export interface HeldRelayOptions {
   payload: FilePayload | null;
   /** Tears the tunnel down with a logged reason. */
   cut(why: string): void;
+  /** Told once when a framed payload ended in 'failed' (its reason, in the protocol's terms), for the log. */
+  framingFailed?(why: string): void;
   /** Silence with a tail held after which a sender of known size is taken to wait for acks (default STALL_MS). */
   stallMs?: number;
 }
@@ -219,7 +221,12 @@ export class HeldFileRelay {
     const detail: Detail = {};
     const p = this.opts.payload;
     if (p !== null) {
-      if (p.state === 'failed') detail.framing = 'failed';
+      if (p.state === 'failed') {
+        const why = p.failure ?? 'framing failed';
+        detail.framing = 'failed';
+        detail.framing_failure = why;
+        this.opts.framingFailed?.(why);
+      }
       if (p.declared?.name !== undefined) detail.declared_name = p.declared.name;
       if (p.declared?.size !== undefined) detail.declared_size = p.declared.size;
     }

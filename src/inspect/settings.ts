@@ -12,9 +12,19 @@ export interface InspectSettings {
   readonly probeTimeoutMs: number;
   /** Longest message text written to the 'im event' log line. */
   readonly logTextMax: number;
+  /**
+   * Bytes of a scanned tunnel file held back until its AV verdict (config
+   * inspect.file_hold_back_bytes); 0 = hold nothing. Absent: FILE_HOLD_BACK_BYTES.
+   */
+  readonly fileHoldBackBytes?: number;
   /** Handed to every dissector session. */
   readonly options: InspectOptions;
 }
+
+/** The default hold-back: the ICAP trickle's (src/web/transfer.ts TRICKLE_HOLD_BACK_BYTES). */
+export const FILE_HOLD_BACK_BYTES = 8 * 1024;
+/** The config's bound: a held file keeps up to this much in memory. */
+export const FILE_HOLD_BACK_MAX = 16 * 1024 * 1024;
 
 export function inspectSettingsFromConfig(config: Config): InspectSettings {
   const c = config.inspect;
@@ -23,6 +33,7 @@ export function inspectSettingsFromConfig(config: Config): InspectSettings {
     probeMaxBytes: c.probe_max_bytes,
     probeTimeoutMs: c.probe_timeout_ms,
     logTextMax: c.log_text_max,
+    fileHoldBackBytes: c.file_hold_back_bytes,
     options: Object.freeze({ starttls: c.starttls, maxUnitBytes: c.max_unit_bytes }),
   });
 }

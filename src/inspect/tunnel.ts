@@ -6,7 +6,11 @@
 //              forward/inject (this object is its SessionOutput).
 //   PIPE    -> listeners removed, socket.pipe both ways: no JS per chunk.
 //   CLOSED  -> torn down (fail() logs the reason with the tunnel close).
+// Whatever the state, once both sockets closed the session (if one was made,
+// even one since switched to the pipe) is disposed, exactly once: its held
+// units' timers and open file sinks do not outlive the tunnel.
 // Sides index arrays as 0 = c2s (read from the client), 1 = s2c (from upstream).
+import { passthrough } from '../relay/passthrough';
 import type { Socket } from 'node:net';
 import type { Verdict } from '../events/types';
 import type { DissectorSession, EventDraft, ProtocolModule, SessionOutput, Side } from '../protocols/types';
@@ -48,6 +52,9 @@ export class InspectedTunnel implements SessionOutput {
   private timer: NodeJS.Timeout | null = null;
   private timedOut = false;
   private session: DissectorSession | null = null;
+  /** The session until it is disposed; kept past toPipe()/close(), which drop `session`. */
+  private disposable: DissectorSession | null = null;
+  private socketsClosed = 0;
   private readonly client: Socket;
   private readonly upstream: Socket;
   private readonly onClientData = (chunk: Buffer): void => this.onData(C2S, chunk);
@@ -72,6 +79,10 @@ export class InspectedTunnel implements SessionOutput {
     this.upstream.on('data', this.onUpstreamData);
     this.client.on('end', this.onClientEnd);
     this.upstream.on('end', this.onUpstreamEnd);
+    for (const s of [this.client, this.upstream]) {
+      if (s.closed) process.nextTick(this.onSocketClose);
+      else s.once('close', this.onSocketClose);
+    }
     this.armTimer();
     // The HTTP door hands over what the client sent after CONNECT: it is the
     // client's first bytes.
@@ -141,6 +152,21 @@ export class InspectedTunnel implements SessionOutput {
     }
   }
 
+  private readonly onSocketClose = (): void => {
+    if (++this.socketsClosed === 2) this.dispose();
+  };
+
+  private dispose(): void {
+    const s = this.disposable;
+    this.disposable = null;
+    if (s === null || s.dispose === undefined) return;
+    try {
+      s.dispose();
+    } catch (err) {
+      this.deps.logger.warn({ conn: this.facts.conn, err: (err as Error).message }, 'dissector failed to dispose');
+    }
+  }
+
   // ---- probing -------------------------------------------------------------
 
   private armTimer(): void {
@@ -202,11 +228,13 @@ export class InspectedTunnel implements SessionOutput {
     this.state = INSPECT;
     try {
       const ctx = new TunnelSessionContext(this.deps, this.facts, this.settings, module.name);
-      this.session = module.create(ctx, this);
+      this.session = this.disposable = module.create(ctx, this);
     } catch (err) {
       this.close(`${module.name} dissector failed to start: ${(err as Error).message}`);
       return;
     }
+    // Both sockets went before the first bytes were classified: nothing will close it later.
+    if (this.socketsClosed === 2) this.dispose();
     for (let i = 0; i < held.length; i++) {
       const h = held[i] as HeldChunk;
       const letGo = this.push(h.side, h.chunk);
@@ -283,9 +311,9 @@ export class InspectedTunnel implements SessionOutput {
     // destination is full). A side that already sent FIN has emitted 'end'
     // and pipe would never see it: end its destination here.
     if (this.ended[C2S]) this.endOther(C2S);
-    else client.pipe(upstream);
+    else passthrough(client, upstream);
     if (this.ended[S2C]) this.endOther(S2C);
-    else upstream.pipe(client);
+    else passthrough(upstream, client);
   }
 
   // ---- writing with backpressure ------------------------------------------

@@ -99,6 +99,12 @@ export interface VerdictSink extends FileDataSink {
   readonly verdict: Promise<FileVerdict>;
   /** How long to wait for `verdict` after end(), and what silence means. */
   verdictWait(): { ms: number; failOpen: boolean };
+  /**
+   * Bytes of the file's tail to hold until the verdict
+   * (inspect.file_hold_back_bytes); 0 = stream everything and only record.
+   * Absent: the dissector's own default.
+   */
+  readonly holdBackBytes?: number;
 }
 
 export interface InspectOptions {
@@ -172,6 +178,8 @@ export interface FilePayload {
    * 'failed': the framing broke, the transfer is recorded as partial.
    */
   readonly state: 'header' | 'data' | 'done' | 'failed';
+  /** Why the framing broke (state 'failed'), in the protocol's terms, for the log and the file event. */
+  readonly failure?: string;
   /** The file's name and declared size as the data connection states them, when it does (OFT prompt). */
   readonly declared?: { name?: string; size?: number };
 }

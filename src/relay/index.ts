@@ -4,3 +4,4 @@ export { createDoorHooks, accessFromConfig, type AccessSnapshot, type GatewayDoo
 export { dial, reasonForError } from './dial';
 export { DestinationRules } from './destinations';
 export { TunnelTracker } from './tunnels';
+export { passthrough, isUpgraded, userBufferAvailable, UPGRADE_BYTES } from './passthrough';

@@ -10,6 +10,7 @@ import type { AuditSink } from '../audit/types';
 import type { Metrics } from '../admin/metrics';
 import type { Logger } from '../log';
 import { normalizeAddress } from '../util/cidr';
+import { passthrough } from './passthrough';
 import type { LiveTunnel, TunnelTracker } from './tunnels';
 
 export interface RelayDeps {
@@ -46,11 +47,14 @@ export interface DataPhaseExtras {
 
 export type DataPhase = ((t: TunnelHandle) => void) & { extras?: DataPhaseExtras };
 
-/** The bare relay: kernel-to-kernel as far as Node allows, no per-chunk JS of ours. */
+/**
+ * The bare relay, both directions: a pipe, upgraded to a reused read buffer
+ * once a direction carries bulk (passthrough.ts); no per-chunk JS of ours.
+ */
 export function pipeBoth(client: Socket, upstream: Socket, head: Buffer): void {
   if (head.length > 0) upstream.write(head);
-  client.pipe(upstream);
-  upstream.pipe(client);
+  passthrough(client, upstream);
+  passthrough(upstream, client);
 }
 
 export type OnTunnel = ((req: TunnelRequest, client: Socket, upstream: Socket, head: Buffer) => void) & { extras?: DataPhaseExtras };

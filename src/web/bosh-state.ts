@@ -26,6 +26,26 @@ interface Owed {
   at: number;
 }
 
+/**
+ * XEP-0198 on the ICAP door. Squid hands requests and responses over
+ * separately and a request with nothing but an <a h/> is never rewritten, so
+ * client acks cannot be translated here; instead the counts are kept equal
+ * by construction: a blocked client stanza is replaced by a ping the server
+ * counts, and its answer, in the response, is replaced by the error stanza
+ * the client counts. No offsets ever exist, so every h (acks, resumption)
+ * passes unchanged and there are no counters to keep, only the pings.
+ */
+export interface BoshSmState {
+  /** Stream management is on for the session (<enable/> or <resume/> sent). */
+  on: boolean;
+  /** Substitute pings awaiting their answer: id -> the error stanza the client gets in its place. */
+  pings: Map<string, Owed>;
+  seq: number;
+}
+
+/** Substitute pings waiting per session (each blocked message of a round trip is one). */
+export const MAX_PINGS = 64;
+
 export interface BoshSessionState {
   /** The XMPP domain (session-creation `to`, or the manager's `from`). */
   domain?: string;
@@ -33,6 +53,8 @@ export interface BoshSessionState {
   account?: string;
   owed: Owed[];
   owedBytes: number;
+  /** Made when the session first shows stream management. */
+  sm?: BoshSmState;
 }
 
 export class BoshStateTable {
@@ -87,10 +109,21 @@ export class BoshStateTable {
     return out;
   }
 
-  /** Whether the session has anything owed (without taking it or refreshing it). */
+  /** Whether the session has anything owed, error stanzas or pings' answers to replace (without taking it or refreshing it). */
   owes(key: string): boolean {
     const s = this.map.peek(key);
-    return s !== undefined && s.owed.length > 0;
+    return s !== undefined && (s.owed.length > 0 || (s.sm !== undefined && s.sm.pings.size > 0));
+  }
+
+  /** Records a substitute ping whose answer becomes `error`; false when the session has too many waiting. */
+  ping(s: BoshSessionState, id: string, error: Buffer): boolean {
+    const sm = (s.sm ??= { on: true, pings: new Map(), seq: 0 });
+    const limit = this.now() - this.limits.owedTtlMs;
+    // A ping unanswered this long will not be: its error is not delivered late either.
+    for (const [k, o] of sm.pings) if (o.at < limit) sm.pings.delete(k);
+    if (sm.pings.size >= MAX_PINGS) return false;
+    sm.pings.set(id, { bytes: error, at: this.now() });
+    return true;
   }
 
   forget(key: string): void {

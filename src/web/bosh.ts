@@ -31,9 +31,44 @@ export interface BoshWrapper {
   insert: { at: number; end: number; open: string; close: string };
 }
 
+/** A top-level element of the wrapper that XEP-0198 cares about (byte range in the body). */
+export interface BoshChild {
+  /** 'sm' for a stream-management element (enable, enabled, resume, resumed, a, r, failed). */
+  kind: 'stanza' | 'sm';
+  local: string;
+  start: number;
+  end: number;
+  /** iq id / type (the gateway's substitute pings are answered with an iq result). */
+  id?: string;
+  type?: string;
+}
+
 export interface BoshExtraction extends Extraction {
   /** Absent for an empty poll body. */
   wrapper?: BoshWrapper;
+  /** Stanzas and stream-management elements of the wrapper, in order. */
+  children?: BoshChild[];
+  /** The body the offsets index (a reference, valid while the body is being decided). */
+  source?: Buffer;
+}
+
+const NS_SM = 'urn:xmpp:sm:';
+
+function childrenOf(root: XElement, offset: number): BoshChild[] {
+  const out: BoshChild[] = [];
+  for (const st of root.children) {
+    const stanza = st.local === 'message' || st.local === 'presence' || st.local === 'iq';
+    if (!stanza && !st.ns.startsWith(NS_SM)) continue;
+    const c: BoshChild = { kind: stanza ? 'stanza' : 'sm', local: st.local, start: offset + st.start, end: offset + st.end };
+    if (st.local === 'iq') {
+      const id = attrOf(st, 'id');
+      const type = attrOf(st, 'type');
+      if (id !== undefined) c.id = id;
+      if (type !== undefined) c.type = type;
+    }
+    out.push(c);
+  }
+  return out;
 }
 
 function wrapperFacts(el: XElement, offset: number, body: Buffer): BoshWrapper {
@@ -80,6 +115,8 @@ export function extractBosh(body: Buffer, out: boolean, maxBytes: number): BoshE
   }
   const { el: root, offset } = wrapper as { el: XElement; offset: number };
   result.wrapper = wrapperFacts(root, offset, body);
+  result.children = childrenOf(root, offset);
+  result.source = body;
   for (const st of root.children) {
     if (st.local === 'message') {
       const b = childNamed(st, 'body');

@@ -288,9 +288,9 @@ export class WebImInspector {
       if (v.action === 'block' || (v.action === 'redact' && (m.kind !== 'message' || m.spans.length === 0))) {
         // BOSH: a blocked stanza is cut out; the wrapper (and its rid) still goes on.
         if (m.stanza !== undefined && m.kind === 'message') {
-          reps.push({ ...m.stanza, bytes: Buffer.alloc(0) });
-          // ...and the sender is told, in the next response of its BOSH session.
-          if (boshKey !== null && req.method === 'REQMOD') this.bosh.refused(boshKey, body, m, v.rule);
+          // ...and the sender is told, in the next response of its BOSH session; under XEP-0198
+          // something the server counts takes its place so both sides' h stay equal.
+          reps.push({ ...m.stanza, bytes: boshKey !== null ? this.bosh.cut(boshKey, req.method === 'REQMOD', body, m, v.rule) : Buffer.alloc(0) });
         }
         else return this.block(req, match, base, ev, v, m.kind === 'login' ? 'login' : 'message text');
       } else if (v.action === 'redact') {

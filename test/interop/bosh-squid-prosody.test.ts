@@ -12,13 +12,18 @@ import { Squid } from './helpers/squid';
 import { Prosody, XMPP_DOMAIN } from './helpers/prosody';
 import { BoshClient, messageBodies, type BoshResponse } from './helpers/bosh-client';
 import { imPolicy, XMPP_USERS } from './helpers/im-policy';
+import { parseElement } from '../../src/protocols/xmpp';
 
 const ALICE = `alice@${XMPP_DOMAIN}`;
 const BOB = `bob@${XMPP_DOMAIN}`;
 // carol exists in Prosody but policy refuses her login: the whole-request block answer.
-const USERS = [...XMPP_USERS, { name: 'carol', password: 'carolpw' }];
+// dave's client enables XEP-0198 stream management (the last test).
+const USERS = [...XMPP_USERS, { name: 'carol', password: 'carolpw' }, { name: 'dave', password: 'davepw' }];
 const POLICY = imPolicy(`  - id: no-carol-login
     when: { kind: login, account: ["carol*"] }
+    then: block
+  - id: no-inbound-secret
+    when: { kind: message, direction: [in], text_matches: ["(?i)inbound secret"] }
     then: block
 `);
 
@@ -214,3 +219,99 @@ test("every request went through Squid and Squid's ICAP log has no errors", () =
   expect(icap).toMatch(/REQMOD .* carol /);
   expect(icap).toMatch(/RESPMOD .* bob /);
 });
+
+// XEP-0198 over BOSH through Squid and the ICAP door (Prosody 0.12 offers
+// mod_smacks on BOSH sessions once authenticated). dave enables stream
+// management; banned messages in the middle of 24 are refused: imgate hands
+// Prosody a ping in their place and gives dave the error stanza in place of
+// the ping's answer, so both counts stay equal and no h is rewritten.
+test('XEP-0198 over BOSH: banned messages in the middle, the session stays up and both ends agree on every count', async () => {
+  const SM = "xmlns='urn:xmpp:sm:3'";
+  const DAVE = `dave@${XMPP_DOMAIN}`;
+  const dave = client('dave');
+  try {
+    await dave.login();
+    const en = await dave.send(`<enable ${SM} resume='true'/>`);
+    const enabled = en.body.includes('<enabled') ? en : await dave.waitFor((r) => r.body.includes('<enabled'), 5000);
+    expect(enabled?.body).toMatch(/<enabled [^>]*resume=['"](true|1)['"]/);
+    const enabledRid = enabled?.rid as number;
+
+    /** dave's count of stanzas handled since <enabled/>: every response in rid order, as a BOSH client reads them. */
+    const handled = (): { count: number; xml: string[] } => {
+      const xml: string[] = [];
+      let count = 0;
+      for (const r of [...dave.responses].sort((a, b) => a.rid - b.rid)) {
+        if (r.rid < enabledRid) continue;
+        const root = parseElement(r.body);
+        let after = r.rid > enabledRid;
+        for (const c of root?.children ?? []) {
+          if (c.local === 'enabled') after = true;
+          else if (after && (c.local === 'message' || c.local === 'presence' || c.local === 'iq')) {
+            count++;
+            xml.push(r.body.slice(c.start, c.end));
+          }
+        }
+      }
+      return { count, xml };
+    };
+
+    let sent = 0;
+    const ids: string[] = [];
+    for (let i = 0; i < 24; i++) {
+      const banned = i % 6 === 3;
+      const id = `${banned ? 'smbad' : 'smok'}${i}`;
+      ids.push(id);
+      await dave.send(`<message xmlns='jabber:client' to='${BOB}' type='chat' id='${id}'><body>${banned ? `project falcon item ${i}` : `sm hello ${i}`}</body></message>`);
+      sent++;
+      if (i % 8 === 7) {
+        // bob writes back now and then: dave counts those too.
+        await bob.send(`<message xmlns='jabber:client' to='${DAVE}/web' type='chat' id='smback${i}'><body>back ${i}</body></message>`);
+      }
+      if (i % 8 === 4) {
+        // Refused on the way in (RESPMOD of dave's session): dave must not read it, yet counts something in its place.
+        await bob.send(`<message xmlns='jabber:client' to='${DAVE}/web' type='chat' id='smin${i}'><body>an inbound secret ${i}</body></message>`);
+      }
+    }
+    const oks = ids.filter((x) => x.startsWith('smok'));
+    const bads = ids.filter((x) => x.startsWith('smbad'));
+    expect(await bob.waitFor(hasId(oks.at(-1) as string), 10000)).not.toBeNull();
+    expect(await dave.waitFor((r) => r.body.includes('smback23'), 10000)).not.toBeNull();
+    // Each banned message was answered with imgate's error stanza, once; none reached bob.
+    for (const id of bads) {
+      const err = await dave.waitFor((r) => new RegExp(`<message\\b[^>]*type=['"]error['"][^>]*id=['"]${id}['"]`).test(r.body), 5000);
+      expect(err).not.toBeNull();
+    }
+    expect(dave.received().match(/type='error' id='smbad\d+'/g)).toHaveLength(bads.length);
+    expect(bob.received()).not.toMatch(/project falcon item/);
+    for (const id of oks) expect(bob.received()).toContain(`id='${id}'`);
+    // dave never saw the answers to imgate's pings, nor the inbound secrets (a bodiless message stands in for each).
+    expect(dave.received()).not.toMatch(/imgate-b\d/);
+    expect(dave.received()).not.toMatch(/inbound secret/);
+    expect(dave.received().match(/<message xmlns='jabber:client' id='imgate-s\d+' from='bob@imgate\.test\/web' to='dave@imgate\.test\/web' type='chat'\/>/g)).toHaveLength(3);
+    expect(await gw.waitLog((l) => l.msg === 'im event' && l.user === 'dave' && l.direction === 'in' && l.rule === 'no-inbound-secret')).not.toBeNull();
+
+    // Prosody's count of dave's stanzas (its <a h/>) equals dave's own: the substitute pings kept it.
+    const mark = dave.responses.length;
+    await dave.send(`<r ${SM}/>`);
+    // The answer rides in whichever response of the sid Prosody sends next (the held poll or this one).
+    const ack = await dave.waitFor((r) => dave.responses.indexOf(r) >= mark && /<a [^>]*h=/.test(r.body), 5000);
+    expect(Number(/<a [^>]*h=['"](\d+)['"]/.exec(ack?.body ?? '')?.[1])).toBe(sent);
+    // dave's count of Prosody's stanzas: Prosody accepts it (no "handled more than we sent") and empties its queue.
+    await new Promise((r) => setTimeout(r, 500));
+    const mine = handled();
+    expect(mine.xml.filter((x) => x.startsWith('<message') && x.includes("type='error'"))).toHaveLength(bads.length);
+    await dave.send(`<a ${SM} h='${mine.count}'/>`);
+    await new Promise((r) => setTimeout(r, 500));
+    const log = prosody.daemon.stdout();
+    expect(log).not.toMatch(/acknowledged more|acknowledged less|The client says it handled|handled-count-too-high/i);
+    const queues = [...log.matchAll(/^(\S+)\s+debug\s+#queue = (\d+) \(acked/gm)];
+    expect(queues.length).toBeGreaterThan(0);
+    expect(Number(queues.at(-1)?.[2])).toBe(0);
+    // The session is still up: one more message arrives.
+    await dave.send(`<message xmlns='jabber:client' to='${BOB}' type='chat' id='smlast'><body>still here</body></message>`);
+    expect(await bob.waitFor(hasId('smlast'), 5000)).not.toBeNull();
+    expect(dave.received()).not.toMatch(/type=['"]terminate['"]/);
+  } finally {
+    await dave.stop();
+  }
+}, 60000);

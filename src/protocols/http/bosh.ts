@@ -3,6 +3,9 @@
 // stanzas. A body is rewritten only when a verdict says so: blocked stanzas
 // are cut out, redacted ones replaced, and gateway-made answers for the
 // client (SASL failure, stanza errors) ride in the next response body.
+// XEP-0198 counters live in the inspector's XmppInner, which outlives the
+// requests of its sid; an owed stanza is counted for the client when it is
+// placed in a response, since that is where the client's count sees it.
 import type { SessionContext, Side } from '../types';
 import { attr, parseElement, type XElement } from '../xmpp';
 import { XmppInner } from './xmpp-inner';
@@ -25,8 +28,11 @@ export class BoshInspector {
   readonly inner: XmppInner;
   private pending: Buffer[] = [];
   private pendingLen = 0;
+  /** How many of `pending` are stanzas the client counts (XEP-0198). */
+  private pendingStanzas = 0;
+  private warned = false;
 
-  constructor(ctx: SessionContext) {
+  constructor(private readonly ctx: SessionContext) {
     this.inner = new XmppInner(ctx, 'bosh');
   }
 
@@ -43,12 +49,14 @@ export class BoshInspector {
     const el = parseElement(body.toString('latin1'));
     if (!isBoshBody(el)) return 'not-bosh';
     if (side === 'c2s') this.inner.setDomain(attr(el, 'to'));
+    // A terminating request ends the XMPP session: nothing will resume it.
+    if (side === 'c2s' && attr(el, 'type') === 'terminate') this.inner.sm.closed();
     const parts: Buffer[] = [];
     let at = 0;
     let changed = false;
     for (const c of el.children) {
       const d = this.inner.element(side, c, body);
-      if (d.toClient !== undefined) this.owe(d.toClient);
+      if (d.toClient !== undefined) this.owe(d.toClient, d.toClientCounts === true);
       if (d.action === 'keep') continue;
       parts.push(body.subarray(at, c.start));
       if (d.action === 'replace' && d.bytes !== undefined) parts.push(d.bytes);
@@ -58,8 +66,10 @@ export class BoshInspector {
     if (side === 's2c' && this.pendingLen > 0 && attr(el, 'type') !== 'terminate') {
       // Deliver the owed answers inside this response's <body>.
       const owed = Buffer.concat(this.pending);
+      for (let i = 0; i < this.pendingStanzas; i++) this.inner.sm.injectedToClient();
       this.pending = [];
       this.pendingLen = 0;
+      this.pendingStanzas = 0;
       const empty = el.innerStart === el.innerEnd && body[el.innerStart] === 0x2f; // '<body .../>'
       if (empty) {
         parts.push(body.subarray(at, el.innerStart), Buffer.from('>'), owed, Buffer.from(`</${el.name}>`));
@@ -70,14 +80,19 @@ export class BoshInspector {
       }
       changed = true;
     }
+    if (this.inner.sm.broken && !this.warned) {
+      this.warned = true;
+      this.ctx.log.warn({ app: 'bosh' }, 'xmpp: too many XEP-0198 adjustments without an ack; counters no longer translated');
+    }
     if (!changed) return null;
     parts.push(body.subarray(at));
     return Buffer.concat(parts);
   }
 
-  private owe(b: Buffer): void {
+  private owe(b: Buffer, counts: boolean): void {
     if (this.pendingLen + b.length > MAX_PENDING) return; // the client still sees its request unanswered
     this.pending.push(b);
     this.pendingLen += b.length;
+    if (counts) this.pendingStanzas++;
   }
 }

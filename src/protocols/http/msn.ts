@@ -74,10 +74,18 @@ export class MsnGateways {
     if (this.chains.length >= MAX_CHAINS) {
       const old = this.chains.shift() as MsnChain;
       for (const k of old.ids) this.byId.delete(k);
+      old.inspector.dispose();
     }
     this.chains.push(chain);
     if (id !== undefined) this.name(chain, id);
     return chain;
+  }
+
+  /** The tunnel is gone: every chain's MSNP session releases its file sinks. */
+  dispose(): void {
+    for (const c of this.chains) c.inspector.dispose();
+    this.chains.length = 0;
+    this.byId.clear();
   }
 
   /** A response named the chain's next SessionID. */

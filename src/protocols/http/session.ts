@@ -82,6 +82,11 @@ export class HttpSession implements DissectorSession, ReaderHandler {
     }
   }
 
+  /** The tunnel is gone (DissectorSession.dispose). */
+  dispose(): void {
+    this.msn?.dispose();
+  }
+
   end(from: Side): void {
     if (this.closed || this.passthrough) return;
     try {

@@ -4,11 +4,15 @@
 // message is inspected; allowed messages go on as their original frames,
 // rewritten ones as one new frame, blocked ones not at all (with an error
 // frame for the client). Control frames pass at once (RFC 6455 lets them sit
-// between fragments).
+// between fragments). XEP-0198 counters are kept by XmppInner; a stream
+// resumes on a new WebSocket (a new tunnel) through the process-wide
+// resumption table, keyed by the server's address.
 import type { SessionContext, SessionOutput, Side } from '../types';
 import { parseElement } from '../xmpp';
 import { buildFrame, OP_CONT, OP_TEXT, WsReader, type WsFrame } from './websocket';
 import { XmppInner } from './xmpp-inner';
+
+const NS_FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing';
 
 interface Partial {
   opcode: number;
@@ -80,7 +84,13 @@ export class WsXmpp {
     const text = p.frames.length === 1 ? (p.frames[0] as WsFrame).payload : Buffer.concat(p.frames.map((f) => f.payload));
     const el = parseElement(text.toString('latin1'));
     const d = el === null ? { action: 'keep' as const } : this.inner.element(side, el, text);
-    if (d.toClient !== undefined) this.out.inject('c2s', buildFrame(OP_TEXT, d.toClient, false));
+    if (d.toClient !== undefined) {
+      this.out.inject('c2s', buildFrame(OP_TEXT, d.toClient, false));
+      if (d.toClientCounts === true) this.inner.sm.injectedToClient();
+    }
+    if (this.inner.sm.broken) return this.fail('http: too many XEP-0198 adjustments without an ack');
+    // A clean <close/> ends the XMPP session: it will not be resumed on another connection.
+    if (side === 'c2s' && el !== null && el.local === 'close' && el.ns === NS_FRAMING) this.inner.sm.closed();
     if (d.action === 'keep') {
       this.out.forward(side, originals());
     } else if (d.action === 'replace' && d.bytes !== undefined && el !== null) {

@@ -3,9 +3,13 @@
 // stream (SASL login, message bodies, file offers, presence) and the verdict
 // becomes a disposition the carrier applies: keep the bytes, replace them
 // (redaction), or drop them, optionally with an error for the client.
+// With XEP-0198 on, every stanza is counted per direction (xmpp-sm.ts): a
+// blocked client stanza becomes a hidden ping (substitute rather than drop)
+// and the h values crossing the gateway are translated.
 import type { Verdict } from '../../events/types';
 import type { EventDraft, SessionContext, Side } from '../types';
 import { attr, authIdentity, bareJid, blockedText, child, escapeXml, find, findOffer, saslFailure, stanzaError, type XElement } from '../xmpp';
+import { StreamManagement } from './xmpp-sm';
 
 const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind';
@@ -20,9 +24,15 @@ export interface Disposition {
   bytes?: Buffer;
   /** Gateway-made element for the client (qualified for the carrier). */
   toClient?: Buffer;
+  /**
+   * `toClient` is a stanza the client counts (XEP-0198): the carrier calls
+   * `sm.injectedToClient()` when it actually places it in the client's stream.
+   */
+  toClientCounts?: boolean;
 }
 
 const KEEP: Disposition = { action: 'keep' };
+const DROP: Disposition = { action: 'drop' };
 
 /** Gives a gateway-made stanza the jabber:client namespace its carrier needs. */
 function qualified(b: Buffer): Buffer {
@@ -36,12 +46,17 @@ function qualified(b: Buffer): Buffer {
 export class XmppInner {
   domain: string | undefined;
   account: string | undefined;
-  private fullJid: string | undefined;
+  fullJid: string | undefined;
+  readonly sm: StreamManagement;
 
+  /** `smScope`: the server's key in the resumption table (null: streams are not resumed across carriers). */
   constructor(
     private readonly ctx: SessionContext,
     readonly app: XmppApp,
-  ) {}
+    smScope: { host: string; port: number } | null = ctx.destination,
+  ) {
+    this.sm = new StreamManagement(this, smScope);
+  }
 
   private decide(d: Omit<EventDraft, 'protocol' | 'app'>): Verdict {
     return this.ctx.decide({ protocol: 'xmpp', app: this.app, ...d });
@@ -62,10 +77,30 @@ export class XmppInner {
       case 'message':
       case 'presence':
       case 'iq':
-        return this.stanza(side, el, src);
-      default:
-        return KEEP;
+        return this.counted(side, el, src);
+      default: {
+        const b = this.sm.nonza(side, el, src);
+        return b === null ? KEEP : { action: 'replace', bytes: b };
+      }
     }
+  }
+
+  /** A stanza: decided, then counted for XEP-0198 as what actually reaches the other side. */
+  private counted(side: Side, el: XElement, src: Buffer): Disposition {
+    if (side === 's2c' && this.sm.swallowed(el)) return DROP; // the answer to our substitute ping
+    const d = this.stanza(side, el, src);
+    if (d.action !== 'drop') {
+      if (side === 'c2s') this.sm.clientForwarded();
+      else this.sm.serverForwarded();
+      return d;
+    }
+    if (side === 's2c') {
+      this.sm.serverBlocked();
+      return d;
+    }
+    const ping = this.sm.clientBlocked(this.domain);
+    if (ping === null) return d;
+    return { ...d, action: 'replace', bytes: qualified(ping) };
   }
 
   setDomain(to: string | undefined): void {
@@ -130,7 +165,7 @@ export class XmppInner {
       what === 'file' ? 'cancel' : 'modify',
       text,
     );
-    return { action: 'drop', toClient: qualified(err) };
+    return { action: 'drop', toClient: qualified(err), toClientCounts: true };
   }
 
   /** The stanza with every <body> text redacted and rich (XHTML-IM) copies removed. */

@@ -81,4 +81,9 @@ export class MsnGatewayInspector {
     if (this.closeReason !== undefined) result.closed = this.closeReason;
     return result;
   }
+
+  /** The chain is gone (tunnel closed or evicted): open file sinks end as partial. */
+  dispose(): void {
+    this.session.dispose?.();
+  }
 }

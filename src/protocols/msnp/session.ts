@@ -138,6 +138,15 @@ export class MsnpSession implements DissectorSession {
     this.out.close(reason);
   }
 
+  /** The tunnel is gone: held MSGs are dropped unsent, their timers cleared, open files end as partial. */
+  dispose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.verdicts.c2s.close();
+    this.verdicts.s2c.close();
+    this.files.endSide(null);
+  }
+
   private unit(side: Side, unit: Buffer, l: MsnLine): UnitOutcome {
     if (side === 'c2s') {
       const trid = Number.parseInt(paramText(unit, l.params[0]), 10);

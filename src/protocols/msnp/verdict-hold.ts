@@ -28,6 +28,11 @@
 // verdictWait() (the scanner's timeout; silence means its failOpen choice),
 // a queue byte/unit limit, FIN and close all end it.
 //
+// The sink may turn holding off: the gateway's FileTransfer states
+// holdBackBytes (inspect.file_hold_back_bytes) and 0 means stream and record
+// only, so such a unit is never armed. Only the completing MSG is ever held,
+// so any other value just means "hold".
+//
 // Bytes queued behind the held MSG are copied (a forwarded run may be a view
 // of a large socket read) and released byte-identical, in order.
 import type { VerdictSink } from '../types';
@@ -52,6 +57,11 @@ export interface VerdictHoldHost {
   forward(data: Buffer): void;
   /** The file is refused: `unit` is not sent; tell both ends (BYE, transaction answer). */
   drop(unit: EndUnit, why: string, rule: string): void;
+}
+
+/** False when the sink says it holds nothing (inspect.file_hold_back_bytes 0). */
+function holdsBack(sink: VerdictSink): boolean {
+  return sink.holdBackBytes === undefined || sink.holdBackBytes > 0;
 }
 
 interface Item {
@@ -89,6 +99,7 @@ export class VerdictHold {
    * Identity, not content, marks it: the caller passes that very buffer.
    */
   arm(unit: EndUnit): void {
+    if (this.closed || !holdsBack(unit.end.sink)) return;
     this.armed.push(unit);
   }
 
@@ -119,7 +130,7 @@ export class VerdictHold {
     while (this.items !== null) this.settle(this.generation, { pass: false, why: 'stream ended before the AV verdict', rule: 'msnp:fin-before-verdict' });
   }
 
-  /** The session closed: nothing more is sent, no timer is left behind. */
+  /** The session closed (or the tunnel went: dispose): nothing more is sent, no timer is left behind. */
   close(): void {
     this.closed = true;
     this.generation++;

@@ -80,19 +80,20 @@ function parseAttrs(s: string, from: number, to: number, attrs: Map<string, Attr
 
 /** Index of the '>' that ends the start tag opened at `from`, outside quoted values; `n` when there is none. */
 function startTagEnd(s: string, from: number, n: number): number {
-  let j = from;
-  for (;;) {
-    const gt = s.indexOf('>', j);
-    if (gt < 0) return n;
-    // A quote before that '>' opens a value that may hold a '>' itself.
-    const sq = s.indexOf("'", j);
-    const dq = s.indexOf('"', j);
-    const q = sq < 0 ? dq : dq < 0 ? sq : Math.min(sq, dq);
-    if (q < 0 || q > gt) return gt;
-    const close = s.indexOf(q === sq ? "'" : '"', q + 1);
-    if (close < 0) return n;
-    j = close + 1;
+  // One pass over the tag: searching '>', "'" and '"' separately re-scanned
+  // the rest of the unit (its body text included) for quotes a tag lacks.
+  let q = 0;
+  for (let j = from; j < n; j++) {
+    const c = s.charCodeAt(j);
+    if (q !== 0) {
+      if (c === q) q = 0;
+    } else if (c === 0x3e) {
+      return j;
+    } else if (c === 0x27 || c === 0x22) {
+      q = c;
+    }
   }
+  return n;
 }
 
 /** Parses one unit's bytes (see parseElement); the ASCII check runs natively on the bytes. */

@@ -31,6 +31,10 @@
 // an error, XEP-0198 counts stay valid: the session's block()) and the
 // receiver an IBB <close/> for the sid. The wait is bounded by the
 // scanner's timeout; what silence means is the scanner's fail choice.
+// The sink says how much may be held (the gateway's FileTransfer carries
+// inspect.file_hold_back_bytes): 0 holds nothing, the file only streams.
+// When the tunnel goes (dispose()), pending waits are cancelled, open
+// transfers end as partial, and nothing held is released or refused.
 import type { FileInfo, Verdict } from '../../events/types';
 import type { EventDraft, Side } from '../types';
 import { Base64Stream } from './base64';
@@ -51,7 +55,7 @@ export interface IbbLimits {
   maxSids: number;
   /** Bytes decoded per transfer; past it the transfer ends as partial (over_cap) and later data only passes. */
   maxFileBytes: number;
-  /** Decoded bytes of message-stanza data held back until the verdict (as the ICAP trickle's 8 KiB). */
+  /** Decoded bytes of message-stanza data held back until the verdict (as the ICAP trickle's 8 KiB), unless the sink states its own. */
   holdBackBytes: number;
   /** Stanzas one transfer may hold; more are dropped as blocked (a sender running on past its file's end). */
   maxHeldStanzas: number;
@@ -93,6 +97,14 @@ interface Transfer {
   heldBytes: number;
   /** The file's end was reached while holding: everything from this side of the sid waits for the verdict. */
   deciding: boolean;
+  /** Decoded bytes of message-stanza data to hold (the sink's, else the limit). */
+  holdBack: number;
+}
+
+/** The hold-back a verdict sink states (inspect.file_hold_back_bytes), else the limit. */
+export function sinkHoldBack(sink: FileDataSink, fallback: number): number {
+  const n = isVerdictSink(sink) ? sink.holdBackBytes : undefined;
+  return n !== undefined && Number.isFinite(n) && n >= 0 ? n : fallback;
 }
 
 /** What one stanza means for IBB. */
@@ -166,6 +178,9 @@ export class IbbTracker {
   private readonly transfers = new Map<string, Transfer>();
   /** Transfers not tracked because the table was full (reported, not fatal). */
   untracked = 0;
+  /** Verdict waits in progress (decide()): their timers, cleared on dispose. */
+  private readonly waits = new Set<NodeJS.Timeout>();
+  private disposed = false;
 
   constructor(
     private readonly open: (draft: EventDraft) => FileDataSink,
@@ -202,6 +217,7 @@ export class IbbTracker {
    * keeps it until its file's verdict (the caller must not forward it).
    */
   onForwarded(side: Side, item: NonNullable<IbbItem>, base: Omit<EventDraft, 'kind' | 'side' | 'file'>, stanza?: { local: string; el: XElement; bytes: Buffer }): boolean {
+    if (this.disposed) return false;
     const key = `${side} ${item.sid}`;
     let t = this.transfers.get(key);
     if (t?.held != null && stanza !== undefined && item.op !== 'open') {
@@ -270,7 +286,7 @@ export class IbbTracker {
   }
 
   private holds(t: Transfer): boolean {
-    return this.host !== undefined && isVerdictSink(t.sink) && t.sink.scanning;
+    return this.host !== undefined && isVerdictSink(t.sink) && t.sink.scanning && t.holdBack > 0;
   }
 
   private hold(side: Side, t: Transfer, stanza: { local: string; el: XElement; bytes: Buffer }, size: number): void {
@@ -289,7 +305,7 @@ export class IbbTracker {
   private releaseOver(side: Side, t: Transfer): void {
     const held = t.held;
     if (held === null) return;
-    while (held.length > 0 && t.heldBytes - (held[0] as HeldStanza).size >= this.limits.holdBackBytes) {
+    while (held.length > 0 && t.heldBytes - (held[0] as HeldStanza).size >= t.holdBack) {
       const s = held.shift() as HeldStanza;
       t.heldBytes -= s.size;
       this.host?.release(side, s);
@@ -305,9 +321,10 @@ export class IbbTracker {
     const wait = sink.verdictWait();
     let settled = false;
     const act = (v: FileVerdict): void => {
-      if (settled) return;
+      if (settled || this.disposed) return;
       settled = true;
       clearTimeout(timer);
+      this.waits.delete(timer);
       const held = t.held ?? [];
       t.held = null;
       t.heldBytes = 0;
@@ -318,6 +335,7 @@ export class IbbTracker {
     };
     const timer = setTimeout(() => act(wait.failOpen ? { pass: true } : { pass: false, why: `no AV verdict within ${wait.ms} ms`, rule: 'av:timeout' }), wait.ms);
     timer.unref();
+    this.waits.add(timer);
     void sink.verdict.then(act);
   }
 
@@ -329,7 +347,9 @@ export class IbbTracker {
     const file = this.offers.get(sid) ?? {};
     const draft: EventDraft = { ...base, kind: 'file', side, file: { ...file }, detail: { ...base.detail, via: 'ibb', sid } };
     const declared = file.size !== undefined && file.size > 0 ? file.size : undefined;
-    const t: Transfer = { sink: this.open(draft), b64: new Base64Stream(), sid, declared, size: 0, seq: 0, seqGaps: 0, overCap: false, ended: false, held: null, heldBytes: 0, deciding: false };
+    const sink = this.open(draft);
+    const holdBack = sinkHoldBack(sink, this.limits.holdBackBytes);
+    const t: Transfer = { sink, b64: new Base64Stream(), sid, declared, size: 0, seq: 0, seqGaps: 0, overCap: false, ended: false, held: null, heldBytes: 0, deciding: false, holdBack };
     this.transfers.set(key, t);
     return t;
   }
@@ -366,6 +386,19 @@ export class IbbTracker {
     if (t.b64.invalid) detail.bad_base64 = true;
     if (t.seqGaps > 0) detail.seq_gaps = t.seqGaps;
     t.sink.end(closed && t.seqGaps === 0 && !t.b64.invalid, detail);
+  }
+
+  /**
+   * The tunnel is gone: verdict waits are cancelled (their timers cleared, a
+   * late verdict does nothing), open transfers end as partial, held stanzas
+   * are dropped unsent and the host is never called again. Idempotent.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.endSide(null);
+    this.disposed = true;
+    for (const timer of this.waits) clearTimeout(timer);
+    this.waits.clear();
   }
 
   /** `side` ended (or the session closed): its transfers end where they are; held stanzas are never sent. */

@@ -114,6 +114,12 @@ export class XmppSession implements DissectorSession {
     if (dropped > 0) this.ctx.log.debug({ side: from, bytes: dropped }, 'xmpp: unfinished stanza dropped at end of stream');
   }
 
+  /** The tunnel is gone: IBB verdict waits are cancelled, open transfers end as partial, nothing is written. */
+  dispose(): void {
+    this.closed = true;
+    this.ibb?.dispose();
+  }
+
   // ---- plumbing ------------------------------------------------------------
 
   private sinkFor(side: Side) {

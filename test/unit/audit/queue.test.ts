@@ -242,3 +242,58 @@ describe('AuditQueue throughput (printed, loosely bounded)', () => {
     }
   });
 });
+
+// Large bodies: the SQLite store's batches are bounded in bytes, and so is the queue.
+describe('AuditQueue over encoded batches: bounded in bytes', () => {
+  let store: SqliteStore;
+  storePerTest((s) => (store = s.store));
+  const big = (i: number): string => `body${i} ${'x'.repeat(64 * 1024)}`;
+
+  test('a batch is sealed at 4 MiB whatever batch_max says', async () => {
+    const sizes: number[] = [];
+    const s = Object.create(store) as Store;
+    s.newBatch = () => {
+      const b = store.newBatch();
+      return {
+        get count() {
+          return b.count;
+        },
+        get full() {
+          return b.full;
+        },
+        get bytes() {
+          return b.bytes;
+        },
+        add: (r: AuditRecord) => b.add(r),
+        write: async () => {
+          sizes.push(b.count);
+          await b.write();
+        },
+      };
+    };
+    const m = counters();
+    const q = new AuditQueue(s, { queueMax: 100_000, batchMax: 1000, flushIntervalMs: 60_000 }, m, silent);
+    for (let i = 0; i < 150; i++) q.record(ev({ text: big(i) }), allow);
+    await q.close();
+    // 64 events of 64 KiB (+ their fields) reach 4 MiB: 64 + 64 + the 22 left at close.
+    expect(sizes).toEqual([64, 64, 22]);
+    expect(m.w).toBe(150);
+    expect(m.d).toBe(0);
+    expect(await store.count()).toBe(150);
+    expect((await store.search({ text: 'body149' }))[0]?.text).toBe(big(149));
+  });
+
+  test('past its byte bound the queue drops new events (counted); what it holds is written', async () => {
+    const m = counters();
+    // Nothing is written while the loop runs (no await): the bound is what stops the growth.
+    const q = new AuditQueue(store, { queueMax: 100_000, batchMax: 10, flushIntervalMs: 60_000, maxBytes: 1024 * 1024 }, m, silent);
+    for (let i = 0; i < 100; i++) q.record(ev({ text: big(i) }), allow);
+    // 1 MiB holds 15 events of 64 KiB and a bit: the 16th crosses the bound, later ones are dropped.
+    expect(q.depth).toBe(16);
+    expect(m.d).toBe(84);
+    await q.close();
+    expect(await store.count()).toBe(16);
+    expect(await store.search({ text: 'body15' })).toHaveLength(1);
+    expect(await store.search({ text: 'body16' })).toHaveLength(0);
+  });
+});

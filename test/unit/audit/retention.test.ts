@@ -1,6 +1,7 @@
 // Retention by age and by database size: events, their FTS rows, sessions
 // and archived files they alone referred to all go.
 import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { FileArchive } from '../../../src/audit/archive';
 import { enforceRetention } from '../../../src/audit/retention';
@@ -16,13 +17,15 @@ describe('retention', () => {
     t = s;
     store = s.store;
   });
-  // One FTS document per event with text, none left for deleted rows.
+  // The FTS index holds exactly the stored texts (FTS5's own check against its content table), none of deleted rows.
   const expectIndexInStep = () => {
-    const docs = (store.db.prepare('SELECT count(*) AS n FROM events_fts_docsize').get() as { n: number }).n;
-    const withText = (store.db.prepare('SELECT count(*) AS n FROM events WHERE text IS NOT NULL').get() as { n: number }).n;
-    expect(docs).toBe(withText);
-    const dangling = store.db.prepare('SELECT count(*) AS n FROM events_fts_docsize d WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.seq = d.id)').get() as { n: number };
-    expect(dangling.n).toBe(0);
+    // The store's own connection is read-only, and the check counts as a write.
+    const db = new Database(t.path);
+    try {
+      expect(() => db.prepare("INSERT INTO events_fts (events_fts, rank) VALUES ('integrity-check', 1)").run()).not.toThrow();
+    } finally {
+      db.close();
+    }
   };
   const ftsRows = () => (store.db.prepare("SELECT count(*) AS n FROM events_fts WHERE events_fts MATCH 'ancient'").get() as { n: number }).n;
 

@@ -2,9 +2,9 @@
 // back exactly (non-ASCII text, nulls, numbers, values repeated from the row
 // before, a batch that outgrows its first buffer), and a row that cannot be
 // encoded leaves the batch as it was.
-import { decodeRows, WireBuilder, type WireRow } from '../../../src/audit/sqlite-wire';
+import { decodeRows, F_TEXT, WireBuilder, type WireRow } from '../../../src/audit/sqlite-wire';
 import type { AuditRecord } from '../../../src/audit/types';
-import { rec } from './helpers';
+import { rec, tempStore } from './helpers';
 
 const decodeAll = (b: WireBuilder): WireRow[] => {
   const rows: WireRow[] = [];
@@ -48,6 +48,30 @@ describe('SQLite wire batches', () => {
       ['bob', '#a', ''],
     ]);
     expect(rows.map((x) => x[0])).toEqual(recs.map((r) => r.ev.id));
+  });
+
+  test('raw fields come as their UTF-8 bytes, the others as strings; the writer stores those bytes as the same TEXT', async () => {
+    const text = 'Grüße 👋 lone \ud800 surrogate';
+    const b = new WireBuilder('r');
+    b.add(rec({ text, user: 'zoë' }));
+    b.add(rec({ text: '', user: 'zoë' }));
+    b.add(rec({ text: undefined, user: 'zoë' }));
+    const rows: Array<[unknown, unknown]> = [];
+    decodeRows(b.seal(), (r) => rows.push([r[F_TEXT] instanceof Uint8Array ? Buffer.from(r[F_TEXT] as Uint8Array).toString('utf8') : r[F_TEXT], r[6]]), 1 << F_TEXT);
+    // A lone surrogate is not UTF-8: it is encoded as U+FFFD, as a JS string bound to SQLite always was.
+    expect(rows).toEqual([[text.replace('\ud800', '\ufffd'), 'zoë'], ['', 'zoë'], [null, 'zoë']]);
+    const t = await tempStore();
+    try {
+      await t.store.writeBatch([rec({ text }), rec({ text: '' })]);
+      expect(t.store.db.prepare('SELECT typeof(text) AS type, text FROM events ORDER BY seq').all()).toEqual([
+        { type: 'text', text: text.replace('\ud800', '\ufffd') },
+        { type: 'text', text: '' },
+      ]);
+      // Indexed from the stored bytes: case and diacritics fold as for any text.
+      expect(await t.store.search({ text: 'GRUßE' })).toHaveLength(1);
+    } finally {
+      await t.done();
+    }
   });
 
   test('a batch larger than its first buffer (a 3 MB message among small ones) grows and decodes', () => {

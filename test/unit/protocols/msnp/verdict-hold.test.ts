@@ -59,7 +59,12 @@ class Rig {
   sinks: TestSink[] = [];
   readonly session;
 
-  constructor(wait = { ms: 30_000, failOpen: false }, scanning = true) {
+  constructor(
+    wait = { ms: 30_000, failOpen: false },
+    scanning = true,
+    /** What the gateway's sink states as inspect.file_hold_back_bytes (absent: the sink states none). */
+    holdBackBytes?: number,
+  ) {
     const log = (obj: object, msg?: string): void => void this.logs.push(msg === undefined ? { obj: obj as Record<string, unknown> } : { obj: obj as Record<string, unknown>, msg });
     const ctx: SessionContext = {
       conn: 't1',
@@ -70,6 +75,7 @@ class Rig {
       log: { debug: log, info: log, warn: log, error: log },
       openFile: (draft) => {
         const s = new TestSink(draft, wait, scanning);
+        if (holdBackBytes !== undefined) Object.assign(s, { holdBackBytes });
         this.sinks.push(s);
         return s;
       },
@@ -426,5 +432,48 @@ describe('msnp: a scanned file waits for its verdict (synthetic P2P streams)', (
       }),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('msnp: verdict holds end with the tunnel (dispose) and follow the configured hold-back', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('dispose while the last chunk waits: the timer is cleared, a late verdict writes nothing, open files end as partial', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    const file = crypto.randomBytes(5000);
+    const { rig, data } = inboundRig(file);
+    // A second transfer still open (its data incomplete) when the tunnel goes.
+    const other = crypto.randomBytes(4000);
+    const t2 = inbound(other, 1202, 4800, '{6A8E1C4B-0000-4000-8000-000000004800}');
+    rig.server(t2.invite).client(t2.ok);
+    rig.server(t2.data[0] as Buffer);
+    for (const m of data) rig.server(m);
+    expect(jest.getTimerCount()).toBe(1);
+    const got = rig.clientGot.length;
+    const sent = rig.serverGot.length;
+    rig.session.dispose?.();
+    rig.session.dispose?.();
+    expect(jest.getTimerCount()).toBe(0);
+    // The second transfer's data came first: its sink was opened first.
+    const [second, first] = rig.sinks as [TestSink, TestSink];
+    expect(second.draft.detail?.sessionId).toBe(4800);
+    expect(second.ended).toBe(false);
+    expect(first.ended).toBe(true);
+    first.decide(CLEAN);
+    await tick();
+    jest.advanceTimersByTime(60_000);
+    expect(rig.clientGot.length).toBe(got);
+    expect(rig.serverGot.length).toBe(sent);
+    expect(rig.closed).toBeNull();
+  });
+
+  it('a sink that holds nothing (file_hold_back_bytes 0): the completing chunk passes at once, the file is still scanned', () => {
+    const file = crypto.randomBytes(5000);
+    const { rig, data } = inboundRig(file, new Rig(undefined, true, 0));
+    const before = rig.clientGot.length;
+    for (const m of data) rig.server(m);
+    expect(rig.clientGot.subarray(before).equals(Buffer.concat(data))).toBe(true);
+    expect(Buffer.concat((rig.sinks[0] as TestSink).chunks).equals(file)).toBe(true);
+    expect((rig.sinks[0] as TestSink).ended).toBe(true);
   });
 });

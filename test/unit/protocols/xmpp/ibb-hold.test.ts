@@ -57,7 +57,11 @@ class HoldHarness implements Pick<Harness, 'client' | 'server' | 'reset'> {
   sinks: TestSink[] = [];
   readonly session;
 
-  constructor(wait = { ms: 30_000, failOpen: false }) {
+  constructor(
+    wait = { ms: 30_000, failOpen: false },
+    /** What the gateway's sink states as inspect.file_hold_back_bytes (absent: the sink states none). */
+    holdBackBytes?: number,
+  ) {
     const compiled = parsePolicy(YAML.parse('default: allow\nrules: []\n'), null).compiled;
     const log = (o: object, m?: string): void => void this.logs.push(`${m} ${JSON.stringify(o)}`);
     const ctx: SessionContext = {
@@ -73,6 +77,7 @@ class HoldHarness implements Pick<Harness, 'client' | 'server' | 'reset'> {
       log: { debug: log, info: log, warn: log, error: log },
       openFile: (draft) => {
         const s = new TestSink(draft, wait);
+        if (holdBackBytes !== undefined) Object.assign(s, { holdBackBytes });
         this.sinks.push(s);
         return s;
       },
@@ -325,5 +330,67 @@ describe('XMPP IBB holds under any shape of transfer', () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('XMPP IBB holds end with the tunnel (dispose) and follow the configured hold-back', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('dispose while a declared-size file is decided: its timer is cleared and a late verdict writes nothing', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    const h = login(new HoldHarness());
+    const file = crypto.randomBytes(5000);
+    h.client(siOffer('d1', file.length) + open('d1') + data('d1', 0, file.toString('base64')));
+    expect(h.serverGot()).not.toContain(`id='d-d1-0'`);
+    expect(jest.getTimerCount()).toBe(1);
+    h.reset();
+    h.session.dispose?.();
+    expect(jest.getTimerCount()).toBe(0);
+    (h.sinks[0] as TestSink).decide(PASS);
+    await tick();
+    jest.advanceTimersByTime(60_000);
+    expect(h.serverGot()).toBe('');
+    expect(h.clientGot()).toBe('');
+    // Later bytes (none should come: the sockets are gone) are not parsed either.
+    h.client(`<message to='${BOB}' id='late'><body>x</body></message>`);
+    expect(h.serverGot()).toBe('');
+  });
+
+  it('dispose with a message-data window still open: the transfer ends as partial, nothing held is sent, no timer is left', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    const h = login(new HoldHarness());
+    const file = crypto.randomBytes(3000);
+    h.client(open('d2', 'message') + mdata('d2', 0, file.toString('base64')));
+    expect(received(h.serverGot(), 'd2').length).toBe(0);
+    h.session.dispose?.();
+    h.session.dispose?.();
+    const sink = h.sinks[0] as TestSink;
+    expect(sink.ended).toBe(false);
+    expect(sink.bytes.equals(file)).toBe(true);
+    expect(jest.getTimerCount()).toBe(0);
+    sink.decide(PASS);
+    await tick();
+    expect(received(h.serverGot(), 'd2').length).toBe(0);
+  });
+
+  it('a sink that holds nothing (file_hold_back_bytes 0): every stanza passes at once, the file is still scanned', () => {
+    const h = login(new HoldHarness(undefined, 0));
+    const file = crypto.randomBytes(10_000);
+    const msg = [open('z1', 'message'), ...pieces(file, 2048).map((b, i) => mdata('z1', i, b)), close('z1')];
+    const decl = [siOffer('z2', file.length), open('z2'), ...pieces(file, 4096).map((b, i) => data('z2', i, b)), close('z2')];
+    h.client(msg.join('') + decl.join(''));
+    expect(h.serverGot()).toBe(msg.join('') + decl.join(''));
+    expect(h.sinks.map((s) => s.bytes.equals(file))).toEqual([true, true]);
+    expect(h.sinks.map((s) => s.ended)).toEqual([true, true]);
+  });
+
+  it('a smaller configured hold-back holds only that many bytes of message data', () => {
+    const h = login(new HoldHarness(undefined, 2048));
+    const file = crypto.randomBytes(20_000);
+    h.client(open('w1', 'message') + pieces(file, 1024).map((b, i) => mdata('w1', i, b)).join(''));
+    const passed = received(h.serverGot(), 'w1').length;
+    // Whole stanzas are held: at least the last 2048 bytes, less than one stanza more.
+    expect(passed).toBeLessThanOrEqual(file.length - 2048);
+    expect(passed).toBeGreaterThan(file.length - 2048 - 1024);
   });
 });
