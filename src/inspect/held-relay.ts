@@ -36,11 +36,32 @@
 // connections (OFT) are not acknowledged per chunk and get no stall rule.
 // After the file ended, the wait for the verdict is bounded by the
 // scanner's timeout (AvServiceImpl.verdictWait).
+// Several files on one framed connection (OSCAR OFT2 multi-file): when the
+// payload is a MultiFilePayload and the caller gives `nextTransfer`, each
+// file is its own STREAM -> DECIDING -> RELEASED cycle with its own
+// FileTransfer (event, sha256, verdict): after a file's clean verdict the
+// payload is re-armed and the next file's bytes are held again. Bytes the
+// sender pipelined after a file's end before its verdict (a sender that does
+// not wait for the receiver's done) pass with that file's release, unheld.
 // Memory: the tail (at most holdBack bytes) plus one socket read while
 // DECIDING; reading pauses while the client or the scan side is full.
 import type { Socket } from 'node:net';
 import type { FilePayload } from '../protocols/types';
 import type { FileTransfer, FileVerdict } from './file-transfer';
+
+/** A framed payload that can carry several files in a row (OftPayload). */
+export interface MultiFilePayload extends FilePayload {
+  /** The current file ended and the framing announced another. */
+  readonly moreFiles: boolean;
+  /** Files whose framing (prompt) was read so far. */
+  readonly promptsRead: number;
+  /** Bytes at the end of the last pushed chunk left untaken because the file ended there. */
+  readonly leftover: number;
+  /** Re-arms the parser for the next file; false when none was announced. */
+  nextFile(): boolean;
+}
+
+const isMulti = (p: FilePayload | null): p is MultiFilePayload => p !== null && typeof (p as Partial<MultiFilePayload>).nextFile === 'function';
 
 export interface HeldRelayOptions {
   /** Bytes held back until the verdict; 0 = nothing held (no scanner). */
@@ -53,6 +74,12 @@ export interface HeldRelayOptions {
   cut(why: string): void;
   /** Told once when a framed payload ended in 'failed' (its reason, in the protocol's terms), for the log. */
   framingFailed?(why: string): void;
+  /**
+   * Multi-file framed connection: the FileTransfer for each file after the
+   * first, made when that file's framing was read (its declared name and size).
+   * Absent: bytes after the first file are trailer, as before.
+   */
+  nextTransfer?: (declared: { name?: string; size?: number }, index: number) => FileTransfer;
   /** Silence with a tail held after which a sender of known size is taken to wait for acks (default STALL_MS). */
   stallMs?: number;
 }
@@ -95,18 +122,27 @@ export class HeldFileRelay {
    * need the receiver's answer first (an OFT prompt waits for its ack).
    */
   private dataStart = -1;
+  /** The current file's transfer; null between files until the next one's framing is read. */
+  private transfer: FileTransfer | null;
+  /** Files started on this connection (multi-file). */
+  private fileIndex = 0;
+  /** The end of the chunk that finished a file, not yet framed (multi-file). */
+  private pending: Buffer | null = null;
 
   constructor(
     private readonly src: Socket,
     private readonly dest: Socket,
-    private readonly transfer: FileTransfer,
+    transfer: FileTransfer,
     private readonly opts: HeldRelayOptions,
   ) {
+    this.transfer = transfer;
     this.state = opts.holdBack > 0 ? STREAM : RELEASED;
     this.declared = opts.holdBack > 0 ? opts.declared : undefined;
   }
 
-  start(): void {
+  /** `head`: bytes the source already sent before the relay took over (a client-side source). */
+  start(head?: Buffer): void {
+    if (head !== undefined && head.length > 0) this.onData(head);
     this.src.on('data', this.onData);
     this.src.once('end', this.onEnd);
     // Closed without FIN (reset, idle timeout, gateway stop): what crossed is a partial transfer.
@@ -171,14 +207,42 @@ export class HeldFileRelay {
   private toTransfer(data: Buffer): void {
     const p = this.opts.payload;
     if (p === null) {
-      if (data.length > 0 && !this.transfer.write(data)) this.waitTransfer = true;
+      if (data.length > 0 && !(this.transfer as FileTransfer).write(data)) this.waitTransfer = true;
     } else if (p.state === 'header' || p.state === 'data') {
       for (const part of p.push(data)) {
         if (this.dataStart < 0 && part.length > 0) this.dataStart = this.firstFileByte(data, part);
-        if (!this.transfer.write(part)) this.waitTransfer = true;
+        if (!this.current().write(part)) this.waitTransfer = true;
       }
+      if (this.opts.nextTransfer !== undefined && isMulti(p) && p.moreFiles && p.leftover > 0) this.pending = data.subarray(data.length - p.leftover);
     }
-    if (this.waitTransfer) this.transfer.onDrain(this.onTransferDrain);
+    if (this.waitTransfer) this.current().onDrain(this.onTransferDrain);
+  }
+
+  /** The transfer of the file being read; between files, made from its framing (multi-file). */
+  private current(): FileTransfer {
+    if (this.transfer === null) {
+      const p = this.opts.payload as FilePayload;
+      this.transfer = (this.opts.nextTransfer as NonNullable<HeldRelayOptions['nextTransfer']>)(p.declared ?? {}, this.fileIndex);
+    }
+    return this.transfer;
+  }
+
+  /** After a file's clean verdict: the next file of a multi-file connection, held like the first. */
+  private nextFile(): void {
+    const p = this.opts.payload;
+    if (this.opts.nextTransfer === undefined || !isMulti(p) || !p.nextFile()) return;
+    this.fileIndex++;
+    this.transfer = null;
+    this.transferEnded = false;
+    this.dataStart = -1;
+    this.state = this.opts.holdBack > 0 ? STREAM : RELEASED;
+    const rest = this.pending;
+    this.pending = null;
+    // Already counted in `seen` and sent with the previous file's release.
+    if (rest !== null) {
+      this.toTransfer(rest);
+      this.maybeFileEnd();
+    }
   }
 
   /** Wire offset of `part` (a subarray of `data`, per the FilePayload contract; a copy is taken to end the chunk). */
@@ -218,8 +282,14 @@ export class HeldFileRelay {
 
   private endTransfer(ended: boolean): void {
     this.transferEnded = true;
-    const detail: Detail = {};
     const p = this.opts.payload;
+    if (this.transfer === null && isMulti(p) && p.promptsRead <= this.fileIndex) {
+      // Between files and no further prompt came (the sender stopped): no file to record.
+      this.state = this.state === CUT ? CUT : RELEASED;
+      return;
+    }
+    const transfer = this.current();
+    const detail: Detail = {};
     if (p !== null) {
       if (p.state === 'failed') {
         const why = p.failure ?? 'framing failed';
@@ -231,25 +301,34 @@ export class HeldFileRelay {
       if (p.declared?.size !== undefined) detail.declared_size = p.declared.size;
     }
     if (this.opts.declared !== undefined && this.declared === undefined && this.opts.holdBack > 0) detail.larger_than_offered = true;
-    this.transfer.end(ended, detail);
+    if (this.fileIndex > 0) detail.file_index = this.fileIndex;
+    transfer.end(ended, detail);
     this.clearGrace();
     if (this.stallTimer !== null) clearTimeout(this.stallTimer);
     this.stallTimer = null;
+    const file = this.fileIndex;
     if (this.state === STREAM) {
       this.state = DECIDING;
-      const wait = this.transfer.verdictWait();
+      const wait = transfer.verdictWait();
       this.timer = setTimeout(() => {
         this.timer = null;
-        this.onVerdict(wait.failOpen ? { pass: true } : { pass: false, why: `file data connection: no AV verdict within ${wait.ms} ms (fail-closed)`, rule: 'av:timeout' });
+        this.onVerdict(wait.failOpen ? { pass: true } : { pass: false, why: `file data connection: no AV verdict within ${wait.ms} ms (fail-closed)`, rule: 'av:timeout' }, file);
       }, wait.ms);
       this.timer.unref();
     }
-    void this.transfer.verdict.then((v) => this.onVerdict(v));
+    void transfer.verdict.then((v) => this.onVerdict(v, file));
+    // Nothing held (no scanner, holding off): the next file starts at once.
+    if (this.state === RELEASED) this.nextFile();
   }
 
-  /** Also reached after a release (the timeout passed it): a late block still cuts what is open. */
-  private onVerdict(v: FileVerdict): void {
+  /**
+   * Also reached after a release (the timeout passed it): a late block still
+   * cuts what is open. `file`: whose verdict; a late pass for an earlier file
+   * must not release the current one's tail (multi-file).
+   */
+  private onVerdict(v: FileVerdict, file: number): void {
     if (this.state === CUT) return;
+    if (v.pass && file !== this.fileIndex) return;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (!v.pass) {
@@ -262,7 +341,12 @@ export class HeldFileRelay {
     this.tail = [];
     this.tailBytes = 0;
     for (const c of t) this.toDest(c);
-    if (this.srcEnded) this.endDest();
+    this.nextFile();
+    if (this.srcEnded) {
+      const p = this.opts.payload;
+      if (this.state !== RELEASED && !this.transferEnded) this.endTransfer(p !== null && p.state === 'done');
+      if (this.state === RELEASED) this.endDest();
+    }
     this.maybeResume();
   }
 

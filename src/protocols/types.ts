@@ -162,6 +162,12 @@ export interface ExpectedConnection {
    * the protocol frames it (OSCAR OFT headers around the data).
    */
   payload?: () => FilePayload;
+  /**
+   * Which end of the data connection sends the file. Absent: 'upstream' (the
+   * client dialled the sender: DCC SEND, OFT request 1). 'client': the client
+   * dialled the receiver and sends (OFT reverse rendezvous, request 2).
+   */
+  fileFrom?: 'upstream' | 'client';
 }
 
 /** Pulls a file's own bytes out of a framed data connection (see ExpectedConnection.payload). */

@@ -35,7 +35,7 @@ const endpointSchema = z
     paths: z.array(pathPattern).min(1, 'expected at least one path pattern'),
     /** 'request' (REQMOD: outbound) or 'response' (RESPMOD: inbound). */
     phase: oneOf(['request', 'response'] as const).default('request'),
-    handler: oneOf(['fields', 'bosh', 'msn-gateway'] as const).default('fields'),
+    handler: oneOf(['fields', 'bosh', 'msn-gateway', 'yahoo-http'] as const).default('fields'),
     /** JSON path of the items of a list of messages (responses); default: the whole body is one message. */
     items: str.optional(),
     /** Item-relative string values an item must have, e.g. { type: m.room.message }. */
@@ -144,7 +144,7 @@ export class WebImCatalog {
       const eps: Endpoint[] = a.endpoints.map((e) => ({
         ...e,
         app,
-        protocol: e.handler === 'bosh' ? 'xmpp' : e.handler === 'msn-gateway' ? 'msnp' : a.protocol,
+        protocol: e.handler === 'bosh' ? 'xmpp' : e.handler === 'msn-gateway' ? 'msnp' : e.handler === 'yahoo-http' ? 'ymsg' : a.protocol,
         errorShape: e.error ?? a.error,
         pathRes: e.paths.map(compilePathPattern),
       }));

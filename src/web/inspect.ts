@@ -25,6 +25,7 @@ import { extractFields, type Extraction, type FoundFile, type FoundMessage, type
 import { formEncode } from './form';
 import { jsonLiteral } from './json-scan';
 import { MsnGatewaySessions } from './msn';
+import { YahooHttpSessions } from './yahoo';
 import { BodyScratch, readBounded } from './read-body';
 import { AvTransfer } from './transfer';
 
@@ -122,6 +123,7 @@ export function splice(body: Buffer, reps: Replacement[]): Buffer {
 
 export class WebImInspector {
   private readonly msn: MsnGatewaySessions;
+  private readonly yahoo: YahooHttpSessions;
   private readonly transfers: AvTransfer;
   /** BOSH sid -> domain, account, owed error stanzas (bounded). */
   private readonly bosh = new BoshWebSessions();
@@ -129,6 +131,7 @@ export class WebImInspector {
 
   constructor(private readonly deps: WebImDeps) {
     this.msn = new MsnGatewaySessions(deps, 1024 * 1024);
+    this.yahoo = new YahooHttpSessions(deps, 1024 * 1024);
     this.transfers = new AvTransfer(deps);
   }
 
@@ -219,6 +222,10 @@ export class WebImInspector {
       if (coding !== 'identity') throw new WebBodyError('encoding', 'MSN gateway bodies are never compressed');
       const target = `${match.path}?${match.query.toString()}`;
       return isReq ? this.msn.request(req, target, base, body) : this.msn.response(req, target, base, body);
+    }
+    if (ep.handler === 'yahoo-http') {
+      if (coding !== 'identity') throw new WebBodyError('encoding', 'Yahoo HTTP bodies are never compressed');
+      return isReq ? this.yahoo.request(req, base, body) : this.yahoo.response(req, base, body);
     }
     const maxBody = Math.max(1024, Math.min(lim.max_body_bytes, this.deps.replayBufferBytes - REPLAY_MARGIN));
     const found = this.extract(req, match, head, body, maxBody);

@@ -5,11 +5,10 @@
 // one (X-MSN-Messenger). Gateway-made bytes (NAK, 911, 603) ride on the next
 // body in their direction. Sessions are capped in number and idle time.
 import type { IcapRequest, IcapVerdict } from '../../icap/types';
-import { newEventId } from '../events/id';
-import type { ImEvent, Verdict } from '../events/types';
-import { recordEvent, type ContextDeps } from '../inspect/context';
+import type { ImEvent } from '../events/types';
+import type { ContextDeps } from '../inspect/context';
 import { MsnGatewayInspector, MSN_GATEWAY_CONTENT_TYPE, parseGatewayUrl } from '../protocols/msnp';
-import { directionOf, type EventDraft, type SessionContext } from '../protocols/types';
+import { icapSessionContext } from './session-context';
 
 interface Entry {
   inspector: MsnGatewayInspector;
@@ -42,45 +41,13 @@ export class MsnGatewaySessions {
     return `open:${req.client.ip ?? req.remoteAddress}:${u?.server ?? ''}:${u?.ip ?? ''}`;
   }
 
-  private context(entry: () => Entry, req: IcapRequest, base: ImEvent): SessionContext {
-    const deps = this.deps;
-    const log = deps.logger;
-    return {
-      conn: req.connectionId,
-      destination: base.destination ?? { host: base.host ?? '', port: 80 },
-      decide: (d: EventDraft): Verdict => {
-        const b = entry().base;
-        const ev: ImEvent = { ...b, id: newEventId(), time: Date.now(), kind: d.kind, protocol: d.protocol, direction: directionOf(d.side) };
-        delete ev.verdict;
-        if (d.app !== undefined) ev.app = d.app;
-        else ev.app = 'msn';
-        if (d.account !== undefined) ev.account = d.account;
-        if (d.peer !== undefined) ev.peer = d.peer;
-        if (d.text !== undefined) ev.text = d.text;
-        if (d.file !== undefined) ev.file = d.file;
-        const v = deps.policy.evaluate(ev);
-        ev.verdict = v;
-        recordEvent(deps, ev, v, d.detail, deps.logTextMax ?? 4096);
-        return v;
-      },
-      redact: (t, v) => deps.policy.redact(t, v),
-      options: { starttls: 'pass', maxUnitBytes: this.maxUnitBytes },
-      log: {
-        debug: (o, m) => log.debug({ door: 'icap', protocol: 'msnp', ...o }, m),
-        info: (o, m) => log.info({ door: 'icap', protocol: 'msnp', ...o }, m),
-        warn: (o, m) => log.warn({ door: 'icap', protocol: 'msnp', ...o }, m),
-        error: (o, m) => log.error({ door: 'icap', protocol: 'msnp', ...o }, m),
-      },
-    };
-  }
-
   private entry(key: string, req: IcapRequest, base: ImEvent): Entry {
     let e = this.sessions.get(key);
     if (e === undefined) {
       this.evict();
       let self: Entry | null = null;
       const created: Entry = {
-        inspector: new MsnGatewayInspector(this.context(() => self as Entry, req, base)),
+        inspector: new MsnGatewayInspector(icapSessionContext(this.deps, this.maxUnitBytes, req, base, () => (self as Entry).base, { protocol: 'msnp', app: 'msn' })),
         toClient: [],
         toServer: [],
         last: Date.now(),

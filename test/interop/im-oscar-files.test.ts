@@ -19,11 +19,17 @@
 // with a block event naming the signature; a proposal the policy blocks
 // (file_name rule) never reaches alice, bob's server gets a rendezvous
 // cancel, and the data connection is refused at the SOCKS door.
+// Several files in one OFT2 session (prompt totfiles/filesleft, one
+// prompt/ack/data/done cycle each): each file is its own event and verdict;
+// a clean first file arrives whole and is recorded clean, an infected second
+// one arrives short with its own block event. Reverse connection (request
+// 2): alice's own offer, bob asks to be dialled; alice dials bob through the
+// door and sends, and that direction is held and scanned the same way.
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { SocksClient } from 'socks';
-import { fileOfferInAt, flap, frames, HELLO, loginCh1, oftHeader, snac, snacId } from '../unit/protocols/oscar/frames';
+import { fileOfferInAt, fileOfferOutAt, flap, frames, HELLO, loginCh1, oftHeader, snac, snacId } from '../unit/protocols/oscar/frames';
 import { AV_MARKER, AV_SIGNATURE, Clamd } from './helpers/clamd';
 import { Gateway, IMGATE_BIN, type LogLine } from './helpers/gateway';
 import { sleep } from './helpers/ports';
@@ -110,7 +116,7 @@ function viaSocks(port: number): Promise<net.Socket> {
 }
 
 /** The scripted OSCAR server's one connection (alice, through the gateway), and alice's end of it. */
-let oscar: { toAlice: (snacPayload: Buffer) => void; fromAlice: Inbox; atAlice: Inbox };
+let oscar: { toAlice: (snacPayload: Buffer) => void; aliceSends: (snacPayload: Buffer) => void; fromAlice: Inbox; atAlice: Inbox };
 
 async function startOscar(): Promise<void> {
   let seq = 0x1000;
@@ -130,7 +136,8 @@ async function startOscar(): Promise<void> {
   const login = flap(1, 1, loginCh1('alice'));
   alice.write(login);
   expect(await inbox.until((b) => b.length >= login.length)).toBe(true);
-  oscar = { toAlice: (p) => sock.write(flap(2, seq++, p)), fromAlice: inbox, atAlice };
+  let aliceSeq = 2;
+  oscar = { toAlice: (p) => sock.write(flap(2, seq++, p)), aliceSends: (p) => alice.write(flap(2, aliceSeq++, p)), fromAlice: inbox, atAlice };
 }
 
 /** bob's OFT2 sender: prompt, wait for the ack, the bytes, wait for done. */
@@ -176,10 +183,10 @@ async function oftReceive(port: number): Promise<{ name: string; size: number; g
 }
 
 /** bob proposes `name` to alice through the OSCAR server; true when alice received the proposal. */
-async function propose(name: string, size: number, port: number, reqId: number): Promise<boolean> {
+async function propose(name: string, size: number, port: number, reqId: number, files = 1): Promise<boolean> {
   const cookie = crypto.randomBytes(8);
   const before = oscar.atAlice.length;
-  oscar.toAlice(fileOfferInAt(reqId, 'bob', name, size, { ip: '127.0.0.1', port, cookie }));
+  oscar.toAlice(fileOfferInAt(reqId, 'bob', name, size, { ip: '127.0.0.1', port, cookie, files }));
   // The proposal (or whatever the gateway made of it) has passed when a harmless SNAC after it arrives (01/13, a MOTD).
   const marker = snac(1, 0x13, reqId, Buffer.from(`marker-${reqId}`));
   oscar.toAlice(marker);
@@ -265,4 +272,150 @@ test('a proposal the policy blocks: alice never sees it, bob gets a rendezvous c
   expect((await Promise.race([bob.result, sleep(500).then(() => null)]))?.connected ?? false).toBe(false);
   const refused = await gw.waitLog((l) => l.msg === 'im event' && l.kind === 'file' && (l.file as Row | undefined)?.name === 'tool.exe' && (l.detail as Row | undefined)?.data === true, 5000);
   expect(refused).toMatchObject({ action: 'block', rule: 'no-exe' });
+}, 60_000);
+
+interface Got {
+  name: string;
+  bytes: Buffer;
+  done: boolean;
+}
+
+/** An OFT2 receiver on `s`: prompt -> ack, `size` bytes -> done, per file, until the socket closes. */
+function oftReceiver(s: net.Socket): Promise<Got[]> {
+  const out: Got[] = [];
+  let buf = Buffer.alloc(0);
+  let cur: { name: string; size: number; hdrlen: number } | null = null;
+  s.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    for (;;) {
+      if (cur === null) {
+        if (buf.length < 6 || buf.length < buf.readUInt16BE(4)) return;
+        const hdrlen = buf.readUInt16BE(4);
+        expect(buf.readUInt16BE(6)).toBe(OFT_PROMPT);
+        const nb = buf.subarray(192, hdrlen);
+        cur = { name: nb.toString('latin1', 0, nb.indexOf(0) < 0 ? nb.length : nb.indexOf(0)), size: buf.readUInt32BE(32), hdrlen };
+        buf = buf.subarray(hdrlen);
+        s.write(oftHeader(OFT_ACK, { size: cur.size, name: cur.name }));
+      }
+      if (buf.length < cur.size) return;
+      out.push({ name: cur.name, bytes: buf.subarray(0, cur.size), done: true });
+      s.write(oftHeader(OFT_DONE, { size: cur.size, name: cur.name }));
+      buf = buf.subarray(cur.size);
+      cur = null;
+    }
+  });
+  return new Promise((r) => s.once('close', () => r(cur === null ? out : [...out, { name: cur.name, bytes: buf, done: false }])));
+}
+
+/** An OFT2 sender on `s`: each file's prompt (totfiles, filesleft), wait for the ack, the bytes, wait for done; returns how many dones it got. */
+function oftSend(s: net.Socket, files: Array<{ name: string; data: Buffer }>): Promise<number> {
+  const n = files.length;
+  let i = 0;
+  let dones = 0;
+  let inbox = Buffer.alloc(0);
+  const prompt = (k: number): Buffer => {
+    const f = files[k] as { name: string; data: Buffer };
+    return oftHeader(OFT_PROMPT, { size: f.data.length, name: f.name, totfiles: n, filesleft: n - k });
+  };
+  s.on('data', (d: Buffer) => {
+    inbox = Buffer.concat([inbox, d]);
+    while (inbox.length >= 256) {
+      const type = inbox.readUInt16BE(6);
+      inbox = inbox.subarray(256);
+      if (type === OFT_ACK) s.write((files[i] as { data: Buffer }).data);
+      else if (type === OFT_DONE) {
+        dones++;
+        if (++i < n) s.write(prompt(i));
+        else s.end();
+      }
+    }
+  });
+  s.write(prompt(0));
+  return new Promise((r) => s.once('close', () => r(dones)));
+}
+
+async function storedFile(name: string, sha256: string): Promise<Row | undefined> {
+  for (let i = 0; i < 25; i++) {
+    const rows = cliJson(['files', '--name', name]).filter((f) => f.sha256 === sha256);
+    if (rows.length > 0) return rows[0];
+    await sleep(200);
+  }
+  return undefined;
+}
+
+test('two files in one OFT2 session, clean then infected: the first arrives whole and is recorded clean, the second arrives short with a block event', async () => {
+  const clean = crypto.randomBytes(120 * 1024);
+  const bad = Buffer.concat([crypto.randomBytes(100 * 1024), Buffer.from(`x ${AV_MARKER} x`), crypto.randomBytes(40 * 1024)]);
+  let bobDones: Promise<number> = Promise.resolve(-1);
+  const port = await listen((s) => {
+    bobDones = oftSend(s, [
+      { name: 'minutes.txt', data: clean },
+      { name: 'payload.bin', data: bad },
+    ]);
+  });
+  expect(await propose('minutes.txt', clean.length + bad.length, port, 104, 2)).toBe(true);
+  const got = await oftReceiver(await viaSocks(port));
+  expect(got.map((f) => [f.name, f.done])).toEqual([
+    ['minutes.txt', true],
+    ['payload.bin', false],
+  ]);
+  expect(sha((got[0] as Got).bytes)).toBe(sha(clean));
+  const partial = (got[1] as Got).bytes;
+  expect(partial.length).toBeLessThanOrEqual(bad.length - 8192);
+  expect(partial.equals(bad.subarray(0, partial.length))).toBe(true);
+  expect(await bobDones).toBe(1);
+
+  const first = await gw.waitLog((l) => transferEvent('minutes.txt')(l) && (l.file as Row).sha256 === sha(clean), 15_000);
+  expect(first).toMatchObject({ protocol: 'oscar', action: 'allow', account: 'alice', peer: 'bob', file: { size: clean.length } });
+  expect(first?.detail as Row).toMatchObject({ transfer: 'complete', scanner: 'clamd', declared_name: 'minutes.txt', declared_size: clean.length, fileCount: 2, offeredTotalSize: clean.length + bad.length });
+  const second = await gw.waitLog(transferEvent('payload.bin'), 15_000);
+  expect(second).toMatchObject({ protocol: 'oscar', action: 'block', rule: 'av:clamd', account: 'alice', peer: 'bob', file: { name: 'payload.bin', size: bad.length, sha256: sha(bad) } });
+  expect(second?.detail as Row).toMatchObject({ file_index: 1, declared_name: 'payload.bin' });
+  expect(String((second?.detail as Row).signature)).toMatch(new RegExp(`^${AV_SIGNATURE.replace(/\./g, '\\.')}`));
+  const cut = await gw.waitLog((l) => l.msg === 'tunnel closed' && String(l.reason).includes('payload.bin'), 5000);
+  expect(String(cut?.reason)).toContain(AV_SIGNATURE);
+  expect(await storedFile('minutes.txt', sha(clean))).toMatchObject({ name: 'minutes.txt', size: clean.length, protocol: 'oscar', action: 'allow' });
+}, 60_000);
+
+/** alice offers `name` to bob (04/06, request 1, her own address); bob answers with a reverse proposal (request 2) naming where he listens. */
+async function reverseOffer(name: string, size: number, bobPort: number, reqId: number): Promise<void> {
+  const cookie = crypto.randomBytes(8);
+  const before = oscar.fromAlice.length;
+  oscar.aliceSends(fileOfferOutAt(reqId, 'bob', name, size, { ip: '127.0.0.1', port: 1, cookie }));
+  expect(await oscar.fromAlice.until((b) => b.subarray(before).includes(cookie))).toBe(true);
+  const at = oscar.atAlice.length;
+  oscar.toAlice(fileOfferInAt(reqId + 1, 'bob', name, size, { ip: '127.0.0.1', port: bobPort, cookie, requestNumber: 2 }));
+  expect(await oscar.atAlice.until((b) => b.subarray(at).includes(cookie))).toBe(true);
+}
+
+test('reverse connection (request 2): alice dials bob and sends; a clean file arrives whole, an infected one arrives short, each with its event', async () => {
+  const clean = crypto.randomBytes(90 * 1024);
+  let bobGot: Promise<Got[]> = Promise.resolve([]);
+  const port = await listen((s) => {
+    bobGot = oftReceiver(s);
+  });
+  await reverseOffer('slides.ppt', clean.length, port, 110);
+  const dones = await oftSend(await viaSocks(port), [{ name: 'slides.ppt', data: clean }]);
+  expect(dones).toBe(1);
+  const got = await bobGot;
+  expect(got.map((f) => [f.name, f.done, sha(f.bytes)])).toEqual([['slides.ppt', true, sha(clean)]]);
+  const ev = await gw.waitLog(transferEvent('slides.ppt'), 15_000);
+  expect(ev).toMatchObject({ protocol: 'oscar', action: 'allow', direction: 'out', account: 'alice', peer: 'bob', file: { name: 'slides.ppt', size: clean.length, sha256: sha(clean) } });
+  expect(ev?.detail as Row).toMatchObject({ transfer: 'complete', scanner: 'clamd', file_from: 'client' });
+
+  const bad = Buffer.concat([crypto.randomBytes(70 * 1024), Buffer.from(`x ${AV_MARKER} x`), crypto.randomBytes(30 * 1024)]);
+  let bobGot2: Promise<Got[]> = Promise.resolve([]);
+  const port2 = await listen((s) => {
+    bobGot2 = oftReceiver(s);
+  });
+  await reverseOffer('macro.xls', bad.length, port2, 112);
+  expect(await oftSend(await viaSocks(port2), [{ name: 'macro.xls', data: bad }])).toBe(0);
+  const got2 = await bobGot2;
+  expect(got2).toHaveLength(1);
+  const partial = (got2[0] as Got).bytes;
+  expect((got2[0] as Got).done).toBe(false);
+  expect(partial.length).toBeLessThanOrEqual(bad.length - 8192);
+  expect(partial.equals(bad.subarray(0, partial.length))).toBe(true);
+  const ev2 = await gw.waitLog(transferEvent('macro.xls'), 15_000);
+  expect(ev2).toMatchObject({ action: 'block', rule: 'av:clamd', file: { name: 'macro.xls', size: bad.length, sha256: sha(bad) } });
 }, 60_000);

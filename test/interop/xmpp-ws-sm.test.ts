@@ -4,8 +4,10 @@
 //    HTTP redirect listener (upstreams map: Prosody's HTTP port), as an
 //    operator would route a client that knows no proxy. It enables stream
 //    management by itself; 24 messages each way with banned ones mixed in:
-//    the banned never arrive, alice gets error stanzas, and both ends' acks
-//    agree (alice's queue and Prosody's queues fully acked, no h complaint);
+//    the banned never arrive, alice gets error stanzas for hers, bob (direct
+//    to Prosody) gets one policy-violation bounce per banned message of his,
+//    and both ends' acks agree although Prosody counted the bounces imgate
+//    sent on alice's WebSocket (queues fully acked, no h complaint);
 // 2. a WebSocket client we drive frame by frame through the HTTP door's
 //    CONNECT (so the test controls every h and can cut the connection)
 //    resumes its stream on a new WebSocket (a new tunnel) with <resume/>:
@@ -160,6 +162,20 @@ function lastQueues(): Map<string, number> {
   return last;
 }
 
+/** The client's XEP-0198 state once it reports SM enabled (or the last report at the deadline). */
+async function smEnabled(c: XmppClient, ms: number): Promise<Record<string, unknown> | null> {
+  const deadline = Date.now() + ms;
+  let last: Record<string, unknown> | null = null;
+  while (Date.now() < deadline) {
+    const mark = c.events.length;
+    c.smState();
+    last = (await c.waitFor((e) => e.ev === 'sm', 2000, mark)) as Record<string, unknown> | null;
+    if (last?.['enabled'] === true) return last;
+    await sleep(100);
+  }
+  return last;
+}
+
 async function online(c: XmppClient): Promise<void> {
   const ev = await c.waitFor((e) => e.ev === 'online' || e.ev === 'start-failed' || e.ev === 'error', 15000);
   if (ev?.ev !== 'online') throw new Error(`client not online: ${JSON.stringify(ev)} ${c.stderr}\n${gw.logs().slice(-15).map((l) => JSON.stringify(l)).join('\n')}`);
@@ -202,9 +218,9 @@ test('a real @xmpp/client over WebSocket with XEP-0198: banned messages blocked 
   clients.push(alice);
   await online(alice);
   alice.send({ name: 'presence' });
+  // 'online' may come before prosody's <enabled/> (the client enables SM after binding): ask until it is on.
+  expect(await smEnabled(alice, 5000)).toMatchObject({ enabled: true });
   let mark = alice.events.length;
-  alice.smState();
-  expect(await alice.waitFor((e) => e.ev === 'sm', 3000, mark)).toMatchObject({ enabled: true });
   // The WebSocket went through imgate's inspection (the login is an event of the websocket app).
   expect(await gw.waitLog((l) => l.msg === 'im event' && l.kind === 'login' && l.account === ALICE_BARE && l.app === 'websocket')).not.toBeNull();
 
@@ -238,6 +254,18 @@ test('a real @xmpp/client over WebSocket with XEP-0198: banned messages blocked 
   expect([...bobGot, ...aliceGot].some((x) => /falcon/i.test(bodyOf(x) ?? ''))).toBe(false);
   // alice never saw the answers to imgate's substitute pings.
   expect(alice.stanzas().some((x) => /id="imgate-/.test(x))).toBe(false);
+  // bob's banned messages never reached alice, and bob was told: each one
+  // bounced back to him once, as the policy-violation error imgate sent
+  // Prosody on alice's WebSocket.
+  const bobBad = inIds.filter((x) => x.startsWith('bbad'));
+  for (const id of bobBad) {
+    const err = await bob.waitFor((e) => (e.xml ?? '').includes(`id="${id}"`), 5000);
+    expect(err?.xml).toMatch(/^<message[^>]*type="error"/);
+    expect(err?.xml).toContain('policy-violation');
+    expect(err?.xml).toContain('rule no-falcon');
+  }
+  const bobErrors = (): string[] => bob.stanzas().filter((x) => x.includes('type="error"') && /id="bbad\d+"/.test(x));
+  expect(bobErrors().map(idOf)).toEqual(bobBad);
 
   // Let the acks go round, then ask for one more and compare the counts.
   await sleep(800);
@@ -252,12 +280,15 @@ test('a real @xmpp/client over WebSocket with XEP-0198: banned messages blocked 
   expect(alice.events.some((e) => e.ev === 'offline' || e.ev === 'error' || e.ev === 'start-failed')).toBe(false);
   const log = prosodyLog();
   expect(log).not.toMatch(/acknowledged more|acknowledged less|The client says it handled|handled-count-too-high/i);
-  expect(log).not.toMatch(/falcon/i);
+  // (The bounces name the rule, no-falcon; the banned text itself never got there.)
+  expect(log).not.toMatch(/project\s+falcon/i);
   const q = lastQueues();
   expect(q.size).toBeGreaterThanOrEqual(2);
   expect([...q.values()].every((n) => n === 0)).toBe(true);
   const blocked = gw.logs().filter((l) => l.msg === 'im event' && l.app === 'websocket' && l.action === 'block');
   expect(blocked.length).toBe(6 + 5);
+  // Still one bounce per banned message: none answered twice, no loop.
+  expect(bobErrors().map(idOf)).toEqual(bobBad);
   await alice.stop();
 }, 60000);
 
@@ -282,6 +313,8 @@ test('a WebSocket stream resumes on a new WebSocket (new tunnel) with <resume/>:
   bob.message(ALICE, 'inbound project falcon', 'wbbad2');
   bob.message(ALICE, 'ws back two', 'wback2');
   await a1.waitFor(/id=['"]wback2['"]/);
+  // bob is told about wbbad2; Prosody counted that bounce, alice's h does not.
+  expect((await bob.waitFor((e) => (e.xml ?? '').includes('id="wbbad2"'), 5000))?.xml).toMatch(/type="error"[^]*policy-violation/);
   expect(await a1.ackFromServer()).toBe(sent);
   a1.message(BOB_BARE, 'more Project Falcon', 'wbad3');
   sent += 1;
@@ -309,6 +342,8 @@ test('a WebSocket stream resumes on a new WebSocket (new tunnel) with <resume/>:
   a2.message(BOB_BARE, 'ws three', 'wok3');
   sent += 1;
   expect(await bob.waitFor((e) => (e.xml ?? '').includes('id="wok3"'))).not.toBeNull();
+  // wbbad4, queued by Prosody while alice was away and re-sent on the new WebSocket, is bounced from there.
+  expect((await bob.waitFor((e) => (e.xml ?? '').includes('id="wbbad4"'), 5000))?.xml).toMatch(/type="error"[^]*policy-violation/);
   expect(await a2.ackFromServer()).toBe(sent);
   a2.write(`<a ${SM} h='${a2.inbound}'/>`);
   await sleep(800);
@@ -322,7 +357,8 @@ test('a WebSocket stream resumes on a new WebSocket (new tunnel) with <resume/>:
   expect(bobGot.map(idOf)).toEqual(['wok1', 'wok3']);
   const log = prosodyLog();
   expect(log).toMatch(/mod_smacks resuming existing session/);
-  expect(log).not.toMatch(/acknowledged more|acknowledged less|The client says it handled|handled-count-too-high|Tried to resume|falcon/i);
+  expect(log).not.toMatch(/acknowledged more|acknowledged less|The client says it handled|handled-count-too-high|Tried to resume|project\s+falcon/i);
+  expect(bob.stanzas().filter((x) => x.includes('type="error"') && /id="wbbad/.test(x)).map(idOf)).toEqual(['wbbad2', 'wbbad4']);
   const q = lastQueues();
   expect([...q.values()].every((n) => n === 0)).toBe(true);
   expect(a2.socket.destroyed).toBe(false);
@@ -379,6 +415,9 @@ test('XMPP over BOSH forwarded by the HTTP door with XEP-0198: banned messages b
     const aliceMsgs = got.filter((x) => x.startsWith('<message') && !/type=['"]error['"]/.test(x));
     expect(aliceMsgs.map(idOf)).toEqual(inIds.filter((x) => x.startsWith('fback')));
     expect(got.some((x) => /falcon/i.test(bodyOf(x) ?? '') || /id=['"]imgate-/.test(x))).toBe(false);
+    // bob's banned ones were bounced to him, once each, in alice's next requests.
+    const bobBad = inIds.filter((x) => x.startsWith('fbbad'));
+    for (const id of bobBad) expect((await bob.waitFor((e) => (e.xml ?? '').includes(`id="${id}"`), 5000))?.xml).toMatch(/type="error"[^]*policy-violation/);
 
     // Prosody's h for alice's stanzas, as alice reads it: everything she sent.
     const mark = alice.responses.length;
@@ -396,6 +435,7 @@ test('XMPP over BOSH forwarded by the HTTP door with XEP-0198: banned messages b
     // Still up.
     await alice.send(`<message xmlns='jabber:client' to='${BOB_BARE}' type='chat' id='flast'><body>still here</body></message>`);
     expect(await bob.waitFor((e) => (e.xml ?? '').includes('id="flast"'), 5000)).not.toBeNull();
+    expect(bob.stanzas().filter((x) => x.includes('type="error"') && /id="fbbad/.test(x)).map(idOf)).toEqual(bobBad);
     expect(await gw.waitLog((l) => l.msg === 'im event' && l.app === 'bosh' && l.action === 'block' && l.direction === 'in')).not.toBeNull();
   } finally {
     await alice.stop();

@@ -2,6 +2,7 @@
 // alone (the body is looked at later only for the 'bosh?' candidates).
 import type { ParsedHttpHead } from '../../../icap/http-head';
 import { MSN_GATEWAY_CONTENT_TYPE, parseGatewayUrl } from '../msnp';
+import { isNotifyPath } from '../ymsg/http';
 import { headerTokens, pathOf } from './framing';
 
 export type RequestKind =
@@ -9,6 +10,7 @@ export type RequestKind =
   | 'bosh' // XMPP over BOSH by its path
   | 'bosh?' // an XML POST: BOSH if its body is a httpbind <body>
   | 'msn' // MSN HTTP gateway
+  | 'yahoo' // Yahoo! Messenger HTTP mode (POST /notify/)
   | 'ws-xmpp' // WebSocket upgrade offering the xmpp subprotocol
   | 'upgrade' // any other protocol upgrade
   | 'connect';
@@ -24,6 +26,7 @@ export function classifyRequest(method: string, target: string, head: ParsedHttp
   const path = pathOf(target);
   const ct = (head.get('content-type') ?? '').trim().toLowerCase();
   if (ct.startsWith(MSN_GATEWAY_CONTENT_TYPE) || parseGatewayUrl(path) !== null) return 'msn';
+  if (method === 'POST' && isNotifyPath(path)) return 'yahoo';
   const q = path.indexOf('?');
   const p = (q < 0 ? path : path.slice(0, q)).toLowerCase();
   if (BOSH_PATHS.some((b) => p.endsWith(b))) return 'bosh';

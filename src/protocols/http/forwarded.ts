@@ -2,7 +2,8 @@
 // by one (Squid with `cache_peer ... parent` hands port-80 traffic this way).
 // There is no connection to follow: each exchange is looked at alone, and
 // the IM session state lives in bounded tables keyed by what the protocol
-// itself names — the BOSH `sid` (XEP-0124) and the MSN gateway SessionID —
+// itself names — the BOSH `sid` (XEP-0124), the MSN gateway SessionID and
+// the YMSG session id of Yahoo's HTTP mode —
 // so a login seen in one request gives the account of the next one, and a
 // gateway answer owed to the client rides in a later response of the same
 // IM session, exactly as inside a tunnel (see session.ts).
@@ -15,6 +16,7 @@ import { classifyRequest } from './classify';
 import { pathOf } from './framing';
 import { MsnGateways, nextSessionId, type MsnChain } from './msn';
 import { withApp } from './session';
+import { YahooGateways, type YahooChain } from './yahoo';
 
 /** Node's header object shape (lower-case names). */
 export type HeaderMap = Readonly<Record<string, string | string[] | undefined>>;
@@ -32,6 +34,8 @@ export interface ForwardedLimits {
   maxBoshSessions: number;
   /** Destinations whose MSN gateway chains are remembered. */
   maxMsnOrigins: number;
+  /** Destinations whose Yahoo HTTP chains are remembered (default: as many as MSN's). */
+  maxYahooOrigins?: number;
 }
 
 const DEFAULT_LIMITS: ForwardedLimits = { maxBoshSessions: 4096, maxMsnOrigins: 256 };
@@ -64,6 +68,7 @@ function first(v: string | string[] | undefined): string | undefined {
 export class ForwardedIm {
   private readonly bosh: BoundedTable<BoshInspector>;
   private readonly msn: BoundedTable<MsnGateways>;
+  private readonly yahoo: BoundedTable<YahooGateways>;
 
   constructor(
     private readonly ctx: SessionContext,
@@ -71,6 +76,7 @@ export class ForwardedIm {
   ) {
     this.bosh = boundedTable({ max: limits.maxBoshSessions });
     this.msn = boundedTable({ max: limits.maxMsnOrigins });
+    this.yahoo = boundedTable({ max: limits.maxYahooOrigins ?? limits.maxMsnOrigins });
   }
 
   get boshSessions(): number {
@@ -84,6 +90,7 @@ export class ForwardedIm {
     const origin = `${this.ctx.destination.host}:${this.ctx.destination.port}`;
     if (kind === 'bosh' || kind === 'bosh?') return method === 'POST' ? this.boshExchange(origin) : undefined;
     if (kind === 'msn') return this.msnExchange(origin, path);
+    if (kind === 'yahoo') return this.yahooExchange(origin);
     return undefined;
   }
 
@@ -135,6 +142,30 @@ export class ForwardedIm {
         return status === 200;
       },
       response: (body) => gateways.response(chain, body) ?? body,
+    };
+  }
+
+  private yahooExchange(origin: string): ForwardedExchange {
+    let gw = this.yahoo.get(origin);
+    if (gw === undefined) {
+      gw = new YahooGateways(withApp(this.ctx, 'yahoo-http'));
+      this.yahoo.set(origin, gw);
+    }
+    const gateways = gw;
+    // The chain is named by the YMSG session id inside the request body.
+    let chain: YahooChain | null = null;
+    return {
+      holdRequest: true,
+      request(body) {
+        if (body.length === 0) return body;
+        chain = gateways.chainFor(body);
+        return gateways.request(chain, body) ?? body;
+      },
+      holdResponse: (status) => status === 200,
+      response(body) {
+        chain ??= gateways.chainFor(body, 4);
+        return gateways.response(chain, body) ?? body;
+      },
     };
   }
 }

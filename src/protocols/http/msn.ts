@@ -5,6 +5,7 @@
 // their direction. The table of sessions is small and bounded.
 import { MsnGatewayInspector, parseGatewayUrl, type GatewayResult } from '../msnp';
 import type { SessionContext } from '../types';
+import { actingContext } from './acting';
 
 const MAX_CHAINS = 32;
 const MAX_OWED = 16 * 1024;
@@ -36,18 +37,7 @@ export class MsnGateways {
   private readonly ctx: SessionContext;
 
   constructor(ctx: SessionContext) {
-    this.ctx = {
-      conn: ctx.conn,
-      destination: ctx.destination,
-      options: ctx.options,
-      log: ctx.log,
-      decide: (d) => {
-        const v = ctx.decide(d);
-        if (v.action === 'block' || v.action === 'redact') this.acted++;
-        return v;
-      },
-      redact: (t, v) => ctx.redact(t, v),
-    };
+    this.ctx = actingContext(ctx, () => this.acted++);
   }
 
   /** Feeds one body; null when the chain is (or just became) unread. */

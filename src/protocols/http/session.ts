@@ -16,6 +16,7 @@ import type { HeadLimits } from './head';
 import { MessageReader, type HeldMessage, type Plan, type ReaderHandler } from './message';
 import { MsnGateways, nextSessionId, type MsnChain } from './msn';
 import { WsXmpp } from './ws-xmpp';
+import { YahooGateways, type YahooChain } from './yahoo';
 
 export const HTTP_HEAD_LIMITS: HeadLimits = { maxLine: 8192, maxHead: 65536, maxHeaders: 128 };
 /** Requests awaiting their response. */
@@ -27,6 +28,8 @@ interface Pending {
   method: string;
   kind: RequestKind;
   chain?: MsnChain;
+  /** Yahoo HTTP: known once the request body (its YMSG session id) is read. */
+  ychain?: YahooChain;
   /** The request head to send instead of the original (Expect removed). */
   headOut?: Buffer;
 }
@@ -53,6 +56,7 @@ export class HttpSession implements DissectorSession, ReaderHandler {
   private after: 'websocket' | 'passthrough' | null = null;
   private bosh: BoshInspector | null = null;
   private msn: MsnGateways | null = null;
+  private yahoo: YahooGateways | null = null;
   private ws: WsXmpp | null = null;
   private readonly limit: number;
 
@@ -85,6 +89,7 @@ export class HttpSession implements DissectorSession, ReaderHandler {
   /** The tunnel is gone (DissectorSession.dispose). */
   dispose(): void {
     this.msn?.dispose();
+    this.yahoo?.dispose();
   }
 
   end(from: Side): void {
@@ -116,6 +121,8 @@ export class HttpSession implements DissectorSession, ReaderHandler {
     } else if (p !== null && p.kind === 'msn' && p.chain !== undefined) {
       const gw = this.gateways();
       body = side === 'c2s' ? gw.request(p.chain, msg.body) : gw.response(p.chain, msg.body);
+    } else if (p !== null && p.kind === 'yahoo') {
+      body = this.yahooBody(side, p, msg.body);
     }
     this.emitHeld(side, msg, body, side === 'c2s' ? p?.headOut : undefined);
   }
@@ -178,7 +185,7 @@ export class HttpSession implements DissectorSession, ReaderHandler {
     this.queue.push(p);
     this.current.c2s = p;
     // An empty MSN poll is held too: gateway-made commands may ride in it.
-    const hold = ((kind === 'bosh' || kind === 'bosh?' || kind === 'msn') && framing.kind !== 'none') || (kind === 'msn' && rl.method === 'POST');
+    const hold = ((kind === 'bosh' || kind === 'bosh?' || kind === 'msn' || kind === 'yahoo') && framing.kind !== 'none') || (kind === 'msn' && rl.method === 'POST');
     if (hold && headerTokens(head, 'expect').includes('100-continue')) {
       // The held body only goes on once complete: answer the client's
       // Expect here and send the server a request that expects nothing.
@@ -217,7 +224,7 @@ export class HttpSession implements DissectorSession, ReaderHandler {
       const next = nextSessionId(head.get('x-msn-messenger'));
       if (next !== undefined) this.gateways().name(req.chain, next);
     }
-    const im = req !== undefined && (req.kind === 'bosh' || req.kind === 'bosh?' || req.kind === 'msn');
+    const im = req !== undefined && (req.kind === 'bosh' || req.kind === 'bosh?' || req.kind === 'msn' || (req.kind === 'yahoo' && status === 200));
     const emptyMsn = req?.kind === 'msn' && status === 200 && req.method === 'POST';
     return { framing, hold: (im && framing.kind !== 'none') || emptyMsn };
   }
@@ -258,6 +265,19 @@ export class HttpSession implements DissectorSession, ReaderHandler {
   private boshInspector(): BoshInspector {
     if (this.bosh === null) this.bosh = new BoshInspector(withApp(this.ctx, 'bosh'));
     return this.bosh;
+  }
+
+  /** A Yahoo HTTP body (null: unchanged); the request's YMSG session id names the chain its response joins. */
+  private yahooBody(side: Side, p: Pending, body: Buffer): Buffer | null {
+    if (this.yahoo === null) this.yahoo = new YahooGateways(withApp(this.ctx, 'yahoo-http'));
+    const gw = this.yahoo;
+    if (side === 'c2s') {
+      if (body.length === 0) return null;
+      p.ychain = gw.chainFor(body);
+      return gw.request(p.ychain, body);
+    }
+    p.ychain ??= gw.chainFor(body, 4);
+    return gw.response(p.ychain, body);
   }
 
   private gateways(): MsnGateways {

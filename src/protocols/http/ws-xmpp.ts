@@ -2,14 +2,15 @@
 // of frames whose text messages are one XML element each (<open/>, stanzas,
 // <close/>). Frames of a message are held until its last fragment, then the
 // message is inspected; allowed messages go on as their original frames,
-// rewritten ones as one new frame, blocked ones not at all (with an error
-// frame for the client). Control frames pass at once (RFC 6455 lets them sit
-// between fragments). XEP-0198 counters are kept by XmppInner; a stream
+// rewritten ones as one new frame, blocked ones not at all: an outgoing one
+// is answered with an error frame for the client, an incoming one's remote
+// sender gets an error in a frame of ours toward the server (as on TCP).
+// Control frames pass at once (RFC 6455 lets them sit between fragments). XEP-0198 counters are kept by XmppInner; a stream
 // resumes on a new WebSocket (a new tunnel) through the process-wide
 // resumption table, keyed by the server's address.
 import type { SessionContext, SessionOutput, Side } from '../types';
 import { parseElement } from '../xmpp';
-import { buildFrame, OP_CONT, OP_TEXT, WsReader, type WsFrame } from './websocket';
+import { buildFrame, OP_CLOSE, OP_CONT, OP_TEXT, WsReader, type WsFrame } from './websocket';
 import { XmppInner } from './xmpp-inner';
 
 const NS_FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing';
@@ -25,6 +26,8 @@ export class WsXmpp {
   private readonly readers: Record<Side, WsReader>;
   private readonly partial: Record<Side, Partial | null> = { c2s: null, s2c: null };
   private dead = false;
+  /** The client sent <close/> or a Close frame: no gateway-made frame goes to the server any more. */
+  private clientClosing = false;
 
   constructor(
     ctx: SessionContext,
@@ -54,6 +57,8 @@ export class WsXmpp {
   private onFrame(side: Side, f: WsFrame): void {
     if (this.dead) return;
     if (f.opcode >= 8) {
+      // After the client's Close frame nothing may be sent on its behalf (RFC 6455 5.5.1).
+      if (side === 'c2s' && f.opcode === OP_CLOSE) this.clientClosing = true;
       this.out.forward(side, f.raw);
       return;
     }
@@ -88,9 +93,19 @@ export class WsXmpp {
       this.out.inject('c2s', buildFrame(OP_TEXT, d.toClient, false));
       if (d.toClientCounts === true) this.inner.sm.injectedToClient();
     }
+    if (d.toServer !== undefined && !this.clientClosing) {
+      // Its own masked frame (client -> server frames must be masked): the
+      // client's messages go on only once complete, so this never lands
+      // between the fragments of one of them.
+      this.out.inject('s2c', buildFrame(OP_TEXT, d.toServer, true));
+      this.inner.sm.injectedToServer();
+    }
     if (this.inner.sm.broken) return this.fail('http: too many XEP-0198 adjustments without an ack');
     // A clean <close/> ends the XMPP session: it will not be resumed on another connection.
-    if (side === 'c2s' && el !== null && el.local === 'close' && el.ns === NS_FRAMING) this.inner.sm.closed();
+    if (side === 'c2s' && el !== null && el.local === 'close' && el.ns === NS_FRAMING) {
+      this.inner.sm.closed();
+      this.clientClosing = true;
+    }
     if (d.action === 'keep') {
       this.out.forward(side, originals());
     } else if (d.action === 'replace' && d.bytes !== undefined && el !== null) {

@@ -2,7 +2,9 @@
 // each top-level element is inspected like the XMPP dissector does on a TCP
 // stream (SASL login, message bodies, file offers, presence) and the verdict
 // becomes a disposition the carrier applies: keep the bytes, replace them
-// (redaction), or drop them, optionally with an error for the client.
+// (redaction), or drop them, optionally with an error for the client (a
+// blocked outgoing stanza) or for the server to route back to the remote
+// sender (a blocked incoming one, as the TCP session does).
 // With XEP-0198 on, every stanza is counted per direction (xmpp-sm.ts): a
 // blocked client stanza becomes a hidden ping (substitute rather than drop)
 // and the h values crossing the gateway are translated.
@@ -29,6 +31,13 @@ export interface Disposition {
    * `sm.injectedToClient()` when it actually places it in the client's stream.
    */
   toClientCounts?: boolean;
+  /**
+   * Gateway-made stanza for the server (qualified): the bounce of a blocked
+   * inbound stanza to its sender, as on TCP. The server counts it (XEP-0198):
+   * the carrier calls `sm.injectedToServer()` when it places it in the
+   * server's stream.
+   */
+  toServer?: Buffer;
 }
 
 const KEEP: Disposition = { action: 'keep' };
@@ -156,16 +165,22 @@ export class XmppInner {
     if (v.action === 'allow' || v.action === 'log') return KEEP;
     if (v.action === 'redact' && what === 'message') return { action: 'replace', bytes: this.redactBodies(el, src, v) };
     this.ctx.log.info({ side, kind: what, rule: v.rule, app: this.app }, 'xmpp: stanza blocked');
-    const answer = side === 'c2s' && (el.local === 'message' || (el.local === 'iq' && (type === 'get' || type === 'set')));
-    if (!answer) return { action: 'drop' };
+    // A message or an iq get/set waits for an answer; presence does not.
+    if (el.local !== 'message' && !(el.local === 'iq' && (type === 'get' || type === 'set'))) return DROP;
     const text = blockedText(v.rule, what === 'file' ? 'File transfer' : what === 'message' ? 'Message' : 'Presence');
-    const err = stanzaError(
-      { element: el.local, id: attr(el, 'id'), from: attr(el, 'to') ?? this.domain, to: this.fullJid },
-      what === 'file' ? 'forbidden' : 'policy-violation',
-      what === 'file' ? 'cancel' : 'modify',
-      text,
-    );
-    return { action: 'drop', toClient: qualified(err), toClientCounts: true };
+    const condition = what === 'file' ? 'forbidden' : 'policy-violation';
+    const errType = what === 'file' ? 'cancel' : 'modify';
+    const id = attr(el, 'id');
+    if (side === 'c2s') {
+      const err = stanzaError({ element: el.local, id, from: attr(el, 'to') ?? this.domain, to: this.fullJid }, condition, errType, text);
+      return { action: 'drop', toClient: qualified(err), toClientCounts: true };
+    }
+    // Inbound: the remote sender is told, as on TCP. Errors never get here
+    // (type='error' is kept above), so a bounce never answers a bounce; a
+    // stanza without a from came from the server itself: nobody to tell.
+    const from = attr(el, 'from');
+    if (from === undefined || from === '') return DROP;
+    return { action: 'drop', toServer: qualified(stanzaError({ element: el.local, id, to: from }, condition, errType, text)) };
   }
 
   /** The stanza with every <body> text redacted and rich (XHTML-IM) copies removed. */

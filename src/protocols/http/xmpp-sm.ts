@@ -1,14 +1,16 @@
 // XEP-0198 stream management for XMPP carried over HTTP (RFC 7395
 // WebSocket, XEP-0206 BOSH), where the gateway removes stanzas (blocked) and
-// adds some (error stanzas for the client). The rules are the TCP session's
+// adds some (error stanzas for the client, bounces of blocked inbound
+// stanzas for the server). The rules are the TCP session's
 // (src/protocols/xmpp/session.ts), over the same AckMapper: a blocked client
 // stanza is replaced by a ping the server counts and answers, and the answer
 // is hidden, so the server's count of client stanzas never drifts; a blocked
 // server stanza and an injected error shift the server -> client numbering,
-// and every h crossing the gateway (<a/>, <resume/>, <resumed/>, <failed/>)
+// a bounce the server gets (which the client never sent) shifts the
+// client -> server one, and every h crossing the gateway (<a/>, <resume/>, <resumed/>, <failed/>)
 // is translated into the numbering of the peer that reads it.
 // Carriers differ only in where an h arrives and when an injected stanza
-// actually reaches the client, so they call in at those points.
+// actually reaches its peer, so they call in at those points.
 import type { Attr, XElement } from '../xmpp/element';
 import { pingSubstitute } from '../xmpp/replies';
 import { resumeTtlMs, resumptionKey, resumptions, type SmState } from '../xmpp/resumption';
@@ -138,6 +140,16 @@ export class StreamManagement {
   injectedToClient(): void {
     this.down.delivered();
     this.adjust(this.down.injected());
+  }
+
+  /**
+   * A gateway-made stanza reached the server (a bounce of a blocked inbound
+   * stanza): the server counts it, the client never sent it. Call when it is
+   * actually placed in the server's stream, after the client stanzas before it.
+   */
+  injectedToServer(): void {
+    this.up.delivered();
+    this.adjust(this.up.injected());
   }
 
   /** The session went quiet (connection closed, BOSH request ended): its resumption window restarts. */

@@ -24,8 +24,8 @@ export interface DecidedInvite {
   invite: SlpInvite;
   file: FileInfo;
   sender: string | undefined;
-  /** Carried in MSNP2P version 1 headers (its data can be reassembled). */
-  v1: boolean;
+  /** MSNP2P header version the INVITE came in (0: found by a byte scan, header not read: its data cannot be reassembled). */
+  version: 0 | 1 | 2;
   /** P2P body of the 603 Decline (absent when the header could not be read). */
   decline?: Buffer;
 }
@@ -37,8 +37,8 @@ interface Pending {
   got: number;
   total: number;
   sender: string | undefined;
-  /** Whether a 603 can be built (a version 1 header was read). */
-  v1: boolean;
+  /** A 603 can be built for version 1 only (a v2 answer would need the sender's base id sequence). */
+  version: 0 | 1 | 2;
 }
 
 /** At most this many INVITEs in flight per direction; more are decided on what arrived. */
@@ -65,6 +65,11 @@ export class P2pHold {
     return this.pending.get(key)?.got ?? -1;
   }
 
+  /** Size of INVITE `key` (what its chunks add up to). */
+  total(key: number): number {
+    return this.pending.get(key)?.total ?? -1;
+  }
+
   /** A unit that is not part of an INVITE, held only to keep order. */
   add(u: HeldUnit): HoldStep {
     if (!this.active) return { kind: 'pass' };
@@ -72,10 +77,10 @@ export class P2pHold {
     return this.bytes > this.limit ? this.finish() : { kind: 'held' };
   }
 
-  /** The first chunk of an INVITE (offset 0). */
-  start(u: HeldUnit, key: number, chunk: Buffer, total: number, sender: string | undefined, v1: boolean): HoldStep {
+  /** The first chunk of an INVITE (offset 0); `total` bounds what is collected. */
+  start(u: HeldUnit, key: number, chunk: Buffer, total: number, sender: string | undefined, version: 0 | 1 | 2): HoldStep {
     if (this.pending.size >= MAX_PENDING || this.pending.has(key)) return this.add(u);
-    this.pending.set(key, { parts: [Buffer.from(chunk)], got: chunk.length, total, sender, v1 });
+    this.pending.set(key, { parts: [Buffer.from(chunk)], got: chunk.length, total, sender, version });
     this.push({ ...u, key });
     return this.step(key);
   }
@@ -110,8 +115,8 @@ export class P2pHold {
     const text = Buffer.concat(p.parts).toString('utf8');
     const invite = parseSlpInvite(text);
     if (invite === null || invite.eufGuid !== FILE_TRANSFER_EUF_GUID) return;
-    const d: DecidedInvite = { key, invite, file: decodeFileContext(invite.context), sender: p.sender, v1: p.v1 };
-    if (p.v1) d.decline = buildDecline(invite);
+    const d: DecidedInvite = { key, invite, file: decodeFileContext(invite.context), sender: p.sender, version: p.version };
+    if (p.version === 1) d.decline = buildDecline(invite);
     this.decided.push(d);
   }
 

@@ -1,7 +1,8 @@
-// MSNP2P (application/x-msnmsgrp2p) and MSNSLP, enough to see file transfer
-// offers and to refuse them.
+// MSNP2P (application/x-msnmsgrp2p, version 1 headers; version 2: p2p-v2.ts) and MSNSLP,
+// enough to see file transfer offers, refuse them and follow their data.
 //
-// Sources (public write-ups, no capture of MSNSLP exists in the test set):
+// Sources (public write-ups, no capture of MSNSLP exists in the test set;
+// version 2 headers: see p2p-v2.ts):
 // - libpurple msn prpl: msn/p2p.h and p2p.c (the 48-byte little-endian
 //   binary header of MSNP2P version 1: session id, id, offset (u64),
 //   total size (u64), length, flags, ack id, ack sub id, ack size (u64);
@@ -174,6 +175,13 @@ export function buildDecline(inv: SlpInvite): Buffer {
  * transfer, slp.c got_bye / msn_slpcall_destroy).
  */
 export function buildBye(to: string, from: string, callId: string, branch: string): Buffer {
+  const data = byeSlp(to, from, callId, branch);
+  const header = buildP2pHeader({ sessionId: 0, id: 0x7ffe0000 + (data.length & 0xffff), offset: 0, totalSize: data.length, length: data.length, flags: 0, ackId: 0x2e3f4a5b });
+  return Buffer.concat([header, data, Buffer.alloc(P2P_FOOTER_BYTES)]);
+}
+
+/** The SLP text of a BYE (both P2P versions carry it). */
+export function byeSlp(to: string, from: string, callId: string, branch: string): Buffer {
   const body = '\r\n\0';
   const text =
     `BYE MSNMSGR:${to} MSNSLP/1.0\r\n` +
@@ -187,9 +195,7 @@ export function buildBye(to: string, from: string, callId: string, branch: strin
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     '\r\n' +
     body;
-  const data = Buffer.from(text, 'utf8');
-  const header = buildP2pHeader({ sessionId: 0, id: 0x7ffe0000 + (data.length & 0xffff), offset: 0, totalSize: data.length, length: data.length, flags: 0, ackId: 0x2e3f4a5b });
-  return Buffer.concat([header, data, Buffer.alloc(P2P_FOOTER_BYTES)]);
+  return Buffer.from(text, 'utf8');
 }
 
 /** A P2P MSG payload (MIME headers + binary body) addressed to `dest`. */

@@ -27,6 +27,7 @@ import { MsnpFramer, PASS, type UnitOutcome } from './framer';
 import { parseMsgPayload } from './mime';
 import { openFileSink } from '../files/sink';
 import { buildBye, p2pMsgPayload } from './p2p';
+import { buildByeV2 } from './p2p-v2';
 import { P2pFiles, parseSessionId, type MsnFileOffer } from './p2p-files';
 import { P2pHold, type DecidedInvite, type HeldUnit, type HoldStep } from './p2p-hold';
 import { inspectP2p } from './p2p-inspect';
@@ -363,10 +364,10 @@ export class MsnpSession implements DissectorSession {
     return draft;
   }
 
-  /** An allowed version 1 INVITE: its data MSGs will be reassembled when the peer accepts. */
+  /** An allowed INVITE whose P2P header was read (v1 or v2): its data MSGs will be reassembled when the peer accepts. */
   private expectData(side: Side, inv: DecidedInvite, draft: EventDraft): void {
     const sessionId = parseSessionId(inv.invite.sessionId);
-    if (!inv.v1 || sessionId === null) return;
+    if (inv.version === 0 || sessionId === null) return;
     const base: MsnFileOffer['base'] = { protocol: PROTOCOL, detail: { transport: 'msnslp' } };
     if (draft.account !== undefined) base.account = draft.account;
     if (draft.peer !== undefined) base.peer = draft.peer;
@@ -417,13 +418,15 @@ export class MsnpSession implements DissectorSession {
     const sender = o.from || (side === 'c2s' ? local : remote);
     const receiver = o.to || (side === 'c2s' ? remote : local);
     const branch = `{${randomUUID().toUpperCase()}}`;
-    this.out.forward(side, this.slpMsg(side, receiver, sender, buildBye(receiver, sender, o.callId, branch)));
+    // Each end gets the BYE in the P2P version its transfer speaks.
+    const bye = u.end.version === 2 ? buildByeV2 : buildBye;
+    this.out.forward(side, this.slpMsg(side, receiver, sender, bye(receiver, sender, o.callId, branch)));
     const replies: Buffer[] = [];
     if (u.ack !== undefined && /^\d{1,10}$/.test(u.ack.trid)) {
       if (u.ack.type === 'A' || u.ack.type === 'N') replies.push(Buffer.from(`NAK ${u.ack.trid}\r\n`, 'latin1'));
       else if (u.ack.type === 'D') replies.push(Buffer.from(`ACK ${u.ack.trid}\r\n`, 'latin1'));
     }
-    replies.push(this.slpMsg(side === 'c2s' ? 's2c' : 'c2s', sender, receiver, buildBye(sender, receiver, o.callId, branch)));
+    replies.push(this.slpMsg(side === 'c2s' ? 's2c' : 'c2s', sender, receiver, bye(sender, receiver, o.callId, branch)));
     this.out.inject(side, Buffer.concat(replies));
   }
 

@@ -63,6 +63,8 @@ export interface Rendezvous {
   port?: number;
   /** TLV 0x0010: the data goes through AOL's rendezvous proxy, not to the offerer. */
   proxy: boolean;
+  /** TLV 0x0002 alone: with `proxy`, the rendezvous proxy's address. */
+  proxyIp?: string;
   /** TLV 0x000A; absent means 1. */
   requestNumber: number;
 }
@@ -138,6 +140,7 @@ function parseRendezvous(value: Buffer): Rendezvous | undefined {
       if (t.tag === TLV_RV_PROXY_IP || t.tag === TLV_RV_CLIENT_IP || t.tag === TLV_RV_VERIFIED_IP) {
         const ip = ipv4(t.value);
         if (ip !== undefined && ip !== '0.0.0.0' && !rv.addresses.includes(ip)) rv.addresses.push(ip);
+        if (ip !== undefined && t.tag === TLV_RV_PROXY_IP) rv.proxyIp = ip;
       } else if (t.tag === TLV_RV_PORT && t.value.length === 2) rv.port = t.value.readUInt16BE(0);
       else if (t.tag === TLV_RV_REQUEST_NUMBER && t.value.length === 2) rv.requestNumber = t.value.readUInt16BE(0);
       else if (t.tag === TLV_RV_USE_PROXY) rv.proxy = true;

@@ -15,5 +15,6 @@ export const oscarModule: ProtocolModule = {
 };
 
 export { OscarSession } from './session';
-export { OftPayload, OFT_PROMPT, OFT_ACK, OFT_DONE, MAX_OFT_HEADER } from './oft';
+export { OftPayload, OFT_PROMPT, OFT_ACK, OFT_DONE, MAX_OFT_HEADER, MAX_PROXY_FRAME, OFT_PROXY_VERSION } from './oft';
+export { RV_PROXY_PORTS } from './rendezvous-dial';
 export { lookupRendezvous, clearRendezvous, rendezvousCount, RV_TABLE_MAX, RV_TABLE_TTL_MS, type RendezvousOffer } from './rendezvous-table';

@@ -20,8 +20,26 @@
 // the receiver ends with done (0x0204). A receiver that already holds part
 // of the file asks to resume (0x0205) and the sender answers 0x0106 before
 // data from an offset: that transfer cannot be hashed whole, so it fails
-// (recorded as partial). Only the first file of a multi-file transfer is
-// extracted: bytes after it are trailer.
+// (recorded as partial).
+//
+// Several files (libfaim ft.c, Wireshark packet-aim-oft.c): the prompt's
+// totfiles/filesleft say how many follow; each file is its own cycle of
+// prompt, ack, `size` bytes and done, and the sender writes the next prompt
+// only after the receiver's done. push() stops at the end of each file
+// (`leftover` says how many bytes of the chunk it left), so the holder can
+// decide one file before the next begins; nextFile() re-arms the parser for
+// the next prompt. A holder that never calls nextFile() sees the old
+// contract: bytes after the first file are trailer.
+//
+// Through AOL's rendezvous proxy (libpurple oscar/peer_proxy.c) the data
+// connection first carries proxy frames: u16 length (of what follows it),
+// u16 version 0x044A, u16 type (1 error, 2 create, 3 created, 4 join,
+// 5 ready), u32, u16 flags, payload. Before the first prompt, frames with
+// that version are skipped (counted, never buffered; at most
+// MAX_PROXY_FRAME each), whichever end sends them: the joiner's JOIN, the
+// proxy's READY. A proxy error frame fails the extraction.
+//
+//   HEAD6 --(bytes 2..3 = 0x044A, before the first prompt)--> PROXY(skip) --> HEAD6
 //
 // The header is the only thing buffered: at most MAX_OFT_HEADER bytes,
 // checked before the first byte is held. File bytes are returned as
@@ -42,10 +60,15 @@ export const OFT_FIXED = 192;
 export const MAX_OFT_HEADER = 4096;
 
 const PEEK = 8;
+export const OFT_PROXY_VERSION = 0x044a;
+const PROXY_ERROR = 0x0001;
+/** A JOIN (screen name, session number, cookie, capability) stays far below this. */
+export const MAX_PROXY_FRAME = 1024;
 
 const enum St {
   Head6,
   Head,
+  Proxy,
   Peek,
   Data,
   Done,
@@ -74,11 +97,33 @@ export class OftPayload implements FilePayload {
   declared?: { name?: string; size?: number };
   /** Why the framing failed, for the transfer's log line. */
   failure: string | undefined;
+  /** Prompts read so far (one per file). */
+  promptsRead = 0;
+  /** Bytes at the end of the last pushed chunk that push() did not take because the file ended there. */
+  leftover = 0;
+  private filesLeft = 0;
+  /** Rendezvous proxy frames skipped before the first prompt. */
+  proxyFrames = 0;
+
+  /** The file ended and its prompt said more files follow in this session. */
+  get moreFiles(): boolean {
+    return this.st === St.Done && this.filesLeft > 1;
+  }
+
+  /** After a file ended with moreFiles: expect the next prompt. False (and no change) otherwise. */
+  nextFile(): boolean {
+    if (!this.moreFiles) return false;
+    this.st = St.Head6;
+    this.got = 0;
+    this.leftover = 0;
+    return true;
+  }
 
   get state(): 'header' | 'data' | 'done' | 'failed' {
     switch (this.st) {
       case St.Head6:
       case St.Head:
+      case St.Proxy:
         return 'header';
       case St.Peek:
       case St.Data:
@@ -93,6 +138,7 @@ export class OftPayload implements FilePayload {
   push(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
     let p = 0;
+    this.leftover = 0;
     while (p < chunk.length) {
       switch (this.st) {
         case St.Head6: {
@@ -112,6 +158,16 @@ export class OftPayload implements FilePayload {
           if (this.got === h.length) this.endHeader(h);
           break;
         }
+        case St.Proxy: {
+          const n = Math.min(this.remaining, chunk.length - p);
+          p += n;
+          this.remaining -= n;
+          if (this.remaining === 0) {
+            this.st = St.Head6;
+            this.got = 0;
+          }
+          break;
+        }
         case St.Peek:
           p = this.peekAt(chunk, p, out);
           break;
@@ -124,7 +180,8 @@ export class OftPayload implements FilePayload {
           break;
         }
         default:
-          // DONE: trailer (the receiver's done, further files); FAILED: nothing more is file.
+          // DONE: trailer or the next file (nextFile()); FAILED: nothing more is file.
+          this.leftover = chunk.length - p;
           return out;
       }
     }
@@ -139,6 +196,7 @@ export class OftPayload implements FilePayload {
   }
 
   private startHeader(): void {
+    if (this.promptsRead === 0 && this.head6.readUInt16BE(2) === OFT_PROXY_VERSION) return this.proxyFrame();
     if (this.head6.readUInt32BE(0) !== OFT_MAGIC) return this.fail('not an OFT2 header');
     const len = this.head6.readUInt16BE(4);
     if (len < OFT_FIXED || len > MAX_OFT_HEADER) return this.fail(`OFT2 header length ${len} out of range`);
@@ -148,12 +206,24 @@ export class OftPayload implements FilePayload {
     this.st = St.Head;
   }
 
+  /** A rendezvous proxy frame before the OFT2 data: skipped, its size checked first. */
+  private proxyFrame(): void {
+    const total = this.head6.readUInt16BE(0) + 2;
+    if (total < 12 || total > MAX_PROXY_FRAME) return this.fail(`rendezvous proxy frame length ${total} out of range`);
+    if (this.head6.readUInt16BE(4) === PROXY_ERROR) return this.fail('rendezvous proxy error frame: the proxy refused the session');
+    this.proxyFrames++;
+    this.remaining = total - 6;
+    this.st = St.Proxy;
+  }
+
   private endHeader(h: Buffer): void {
     this.header = null;
     const type = h.readUInt16BE(6);
     if (type !== OFT_PROMPT) return this.fail(`OFT2 type 0x${type.toString(16).padStart(4, '0')} where the sender's prompt was expected`);
     if (h.readUInt16BE(16) !== 0 || h.readUInt16BE(18) !== 0) return this.fail('OFT2 encrypted or compressed data');
     const size = h.readUInt32BE(32);
+    this.promptsRead++;
+    this.filesLeft = h.readUInt16BE(22);
     const name = decodeName(h.subarray(OFT_FIXED), h.readUInt16BE(188));
     this.declared = name.length > 0 ? { name, size } : { size };
     this.remaining = size;

@@ -1,8 +1,13 @@
 // File-transfer rendezvous proposals seen on OSCAR connections, by the
-// address the offerer listens on, so a later tunnel to that ip:port is known
-// as the transfer's data connection (OFT2, see oft.ts). Only proposals the
-// local client receives are recorded: their receiver (the local client)
-// dials the offerer, through the gateway. Process-wide and bounded: at most
+// address the dialled side listens on, so a later tunnel to that ip:port is
+// known as the transfer's data connection (OFT2, see oft.ts). Only
+// addresses the local client dials are recorded (those tunnels cross the
+// gateway): a remote offerer's (request 1, the file flows to the client:
+// draft.side 's2c') and a remote receiver's that asks the local offerer to
+// dial it instead (request 2, "reverse": the file flows from the client,
+// draft.side 'c2s'), see rendezvous-dial.ts. Every decided proposal is also
+// kept by cookie, so a later one for it (reverse, proxy) is known as that
+// transfer, with its direction and verdict. Process-wide and bounded: at most
 // RV_TABLE_MAX entries for RV_TABLE_TTL_MS each, least recently used
 // evicted first, so a flood of proposals cannot grow memory.
 import type { Verdict } from '../../events/types';
@@ -31,6 +36,17 @@ const keyOf = (host: string, port: number): string => {
   return `${normalizeAddress(h.toLowerCase())}|${port}`;
 };
 
+// Decided proposals by cookie (a reverse or proxy proposal names the same cookie).
+const byCookie = boundedTable<RendezvousOffer>({ max: RV_TABLE_MAX, ttlMs: RV_TABLE_TTL_MS, refreshOnGet: false });
+
+export function recordOffer(offer: RendezvousOffer): void {
+  byCookie.set(offer.cookie, offer);
+}
+
+export function lookupOffer(cookie: string): RendezvousOffer | undefined {
+  return byCookie.get(cookie);
+}
+
 export function recordRendezvous(host: string, port: number, offer: RendezvousOffer): void {
   table.set(keyOf(host, port), offer);
 }
@@ -47,4 +63,5 @@ export function rendezvousCount(): number {
 /** For tests. */
 export function clearRendezvous(): void {
   table.clear();
+  byCookie.clear();
 }

@@ -25,9 +25,11 @@ import {
   parseIcbm,
   rewriteTexts,
   type Icbm,
+  type Rendezvous,
 } from './icbm';
 import { loginFromBucp, loginFromChannel1, selfInfoName } from './login';
-import { recordRendezvous } from './rendezvous-table';
+import { expectDial, fileFlow } from './rendezvous-dial';
+import { lookupOffer, recordOffer } from './rendezvous-table';
 import { buildFlap, flapChannel, flapSeq, parseSnac, type Snac } from './snac';
 
 export const OSCAR = 'oscar';
@@ -107,24 +109,37 @@ export class OscarSession extends FramedSession {
     if (m.channel === 1) return this.message(side, frame, snac, m);
     const rv = m.rendezvous;
     if (m.channel !== 2 || !rv || rv.type !== RV_PROPOSE || !rv.isFileTransfer) return undefined;
+    const cookie = rv.cookie.toString('hex');
+    const known = rv.requestNumber > 1 ? lookupOffer(cookie) : undefined;
+    if (known !== undefined) {
+      // A further proposal (reverse, proxy) for a transfer already decided:
+      // no new event; the client may now dial another address for it.
+      if (side === 's2c') expectDial(rv, known);
+      return passes(known.verdict) ? undefined : this.refuse(side, m.peer, rv);
+    }
     const file: { name?: string; size?: number } = {};
     if (rv.fileName !== undefined) file.name = rv.fileName;
     if (rv.fileSize !== undefined) file.size = rv.fileSize;
-    const detail: Record<string, number> = { channel: 2 };
+    const detail: Record<string, number | boolean> = { channel: 2 };
+    if (rv.proxy) detail['proxy'] = true;
     if (rv.fileCount !== undefined) detail['fileCount'] = rv.fileCount;
+    if (rv.requestNumber !== 1) detail['requestNumber'] = rv.requestNumber;
     const draft = this.draft(side, { kind: 'file', peer: m.peer, file, detail });
     const v = this.ctx.decide(draft);
-    // The local client will dial the offerer through the gateway: remember
-    // where (a blocked offer too, so its data connection stays blocked).
-    if (side === 's2c' && rv.port !== undefined && !rv.proxy && rv.requestNumber === 1) {
-      const offer = { draft, verdict: v, conn: this.ctx.conn, cookie: rv.cookie.toString('hex') };
-      for (const ip of rv.addresses) recordRendezvous(ip, rv.port, offer);
-    }
-    if (passes(v)) return undefined;
-    // Refuse the offer the way a receiving client does: a rendezvous cancel
-    // (type 1) with the offer's cookie, sent to whoever made the offer.
-    if (side === 'c2s') this.injectSnac('s2c', buildCancelToClient(m.peer, rv));
-    else this.injectSnac('c2s', buildCancelToHost(0, m.peer, rv));
+    // Remembered by cookie (later proposals for it) and, when the local
+    // client will dial, by address: a blocked offer too, so its data
+    // connection stays blocked. The draft's side is the file's direction.
+    const flow = fileFlow(side, rv.requestNumber);
+    const offer = { draft: flow === draft.side ? draft : { ...draft, side: flow }, verdict: v, conn: this.ctx.conn, cookie };
+    recordOffer(offer);
+    if (side === 's2c') expectDial(rv, offer);
+    return passes(v) ? undefined : this.refuse(side, m.peer, rv);
+  }
+
+  /** Refuses a proposal the way a receiving client does: a rendezvous cancel (type 1) with its cookie, to whoever made it. */
+  private refuse(side: Side, peer: string, rv: Rendezvous): null {
+    if (side === 'c2s') this.injectSnac('s2c', buildCancelToClient(peer, rv));
+    else this.injectSnac('c2s', buildCancelToHost(0, peer, rv));
     return null;
   }
 

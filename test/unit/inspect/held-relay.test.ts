@@ -18,7 +18,9 @@ import { FileTransfer, type FileDeps } from '../../../src/inspect/file-transfer'
 import { HeldFileRelay } from '../../../src/inspect/held-relay';
 import type { InspectSettings } from '../../../src/inspect/settings';
 import { parsePolicy, PolicyStore } from '../../../src/policy';
+import { OftPayload } from '../../../src/protocols/oscar';
 import type { EventDraft, FilePayload } from '../../../src/protocols/types';
+import { oftHeader, proxyFrame } from '../protocols/oscar/frames';
 
 // BAD-MARKER: infected. SLOW-MARKER: the verdict takes 800 ms. HANG-MARKER: longer than the breaker allows.
 const SCRIPT = `const t=require('fs').readFileSync(process.argv[1],'latin1');
@@ -375,4 +377,181 @@ test('no offered size and a sender that waits for each ack: the stall releases t
   const r = await run(av(), file, { lockstep: 1024, stallMs: 300 });
   expect(sha(await r.got)).toBe(sha(file));
   expect(r.cuts).toEqual([]);
+}, 20000);
+
+// OSCAR OFT2 sessions with several files (the real OftPayload): each file is
+// its own FileTransfer, event and verdict through `nextTransfer`.
+const OFT_PROMPT = 0x0101;
+const OFT_ACK = 0x0202;
+const OFT_DONE = 0x0204;
+
+interface OftRun {
+  /** Each file as the receiver got it, and whether it sent done for it. */
+  files: Promise<Array<{ name: string; bytes: Buffer; done: boolean }>>;
+  cuts: string[];
+  transfers: FileTransfer[];
+  /** The sender got the receiver's done for this many files. */
+  senderDones: () => number;
+}
+
+/** bob's sender: for each file its prompt, wait for the ack, the bytes, wait for done (or, pipelined, all at once). */
+async function runOft(service: AvService, files: Array<{ name: string; data: Buffer }>, pipelined = false, preamble: Buffer = Buffer.alloc(0), hold = HOLD): Promise<OftRun> {
+  const n = files.length;
+  let dones = 0;
+  const offererPort = await listen((s) => {
+    const prompt = (i: number): Buffer => oftHeader(OFT_PROMPT, { size: (files[i] as { data: Buffer }).data.length, name: (files[i] as { name: string }).name, totfiles: n, filesleft: n - i });
+    if (pipelined) {
+      s.end(Buffer.concat([preamble, ...files.flatMap((f, i) => [prompt(i), f.data])]));
+      s.resume();
+      return;
+    }
+    let i = 0;
+    let inbox = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => {
+      inbox = Buffer.concat([inbox, d]);
+      while (inbox.length >= 256) {
+        const type = inbox.readUInt16BE(6);
+        inbox = inbox.subarray(256);
+        if (type === OFT_ACK) s.write((files[i] as { data: Buffer }).data);
+        else if (type === OFT_DONE) {
+          dones++;
+          if (++i < n) s.write(prompt(i));
+          else s.end();
+        }
+      }
+    });
+    s.write(Buffer.concat([preamble, prompt(0)]));
+  });
+  let resolveFiles: (f: Array<{ name: string; bytes: Buffer; done: boolean }>) => void = () => undefined;
+  const got = new Promise<Array<{ name: string; bytes: Buffer; done: boolean }>>((r) => (resolveFiles = r));
+  const receiverPort = await listen((s) => {
+    // alice's receiver: prompt -> ack, size bytes -> done, per file.
+    const out: Array<{ name: string; bytes: Buffer; done: boolean }> = [];
+    let buf = Buffer.alloc(0);
+    let skip = preamble.length;
+    let cur: { name: string; size: number } | null = null;
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        if (skip > 0) {
+          // The proxy's frames before the OFT2 data (what a joiner reads first).
+          const n = Math.min(skip, buf.length);
+          buf = buf.subarray(n);
+          skip -= n;
+          if (skip > 0) return;
+        }
+        if (cur === null) {
+          if (buf.length < 256) return;
+          const nb = buf.subarray(192, 256);
+          cur = { name: nb.toString('latin1', 0, nb.indexOf(0)), size: buf.readUInt32BE(32) };
+          buf = buf.subarray(256);
+          s.write(oftHeader(OFT_ACK, { size: cur.size, name: cur.name }));
+        }
+        if (buf.length < cur.size) return;
+        out.push({ name: cur.name, bytes: buf.subarray(0, cur.size), done: true });
+        s.write(oftHeader(OFT_DONE, { size: cur.size, name: cur.name }));
+        buf = buf.subarray(cur.size);
+        cur = null;
+      }
+    });
+    s.once('end', () => s.end());
+    s.once('close', () => resolveFiles(cur === null ? out : [...out, { name: cur.name, bytes: buf, done: false }]));
+  });
+  const [src, dest] = await Promise.all([connect(offererPort), connect(receiverPort)]);
+  src.on('error', () => undefined);
+  dest.on('error', () => undefined);
+  const d = deps(service);
+  const first = new FileTransfer(d, facts, settings, { ...draft(), protocol: 'oscar', file: { name: 'offer' } });
+  const transfers = [first];
+  const cuts: string[] = [];
+  const relay = new HeldFileRelay(src, dest, first, {
+    holdBack: hold,
+    payload: new OftPayload(),
+    nextTransfer: (declared, index) => {
+      const t = new FileTransfer(d, facts, settings, { ...draft(), protocol: 'oscar', file: { ...declared }, detail: { file_index: index } });
+      transfers.push(t);
+      return t;
+    },
+    cut: (why) => {
+      cuts.push(why);
+      src.destroy();
+      dest.destroy();
+    },
+  });
+  relay.start();
+  dest.pipe(src);
+  return { files: got, cuts, transfers, senderDones: () => dones };
+}
+
+test('OFT2 multi-file: two clean files, each arrives whole and gets its own event, sha256 and verdict', async () => {
+  const a = crypto.randomBytes(40_000);
+  const b = Buffer.concat([crypto.randomBytes(30_000), Buffer.from('SLOW-MARKER')]);
+  const r = await runOft(av(), [
+    { name: 'a.txt', data: a },
+    { name: 'b.jpg', data: b },
+  ]);
+  const got = await r.files;
+  expect(got.map((f) => [f.name, sha(f.bytes), f.done])).toEqual([
+    ['a.txt', sha(a), true],
+    ['b.jpg', sha(b), true],
+  ]);
+  expect(r.cuts).toEqual([]);
+  expect(r.senderDones()).toBe(2);
+  await Promise.all(r.transfers.map((t) => t.done));
+  expect(fileEvents().map((e) => [e.action, (e.file as Line).size, (e.file as Line).sha256, (e.detail as Line).declared_name, (e.detail as Line).transfer])).toEqual([
+    ['allow', a.length, sha(a), 'a.txt', 'complete'],
+    ['allow', b.length, sha(b), 'b.jpg', 'complete'],
+  ]);
+  expect(fileEvents()[1]).toMatchObject({ file: { name: 'b.jpg' }, detail: { file_index: 1, scanner: 'cmd' } });
+}, 20000);
+
+test('OFT2 multi-file: clean first file delivered and recorded clean, infected second cut before its tail with a block event', async () => {
+  const a = crypto.randomBytes(50_000);
+  const b = Buffer.concat([crypto.randomBytes(30_000), Buffer.from('BAD-MARKER'), crypto.randomBytes(20_000)]);
+  const r = await runOft(av(), [
+    { name: 'clean.doc', data: a },
+    { name: 'evil.bin', data: b },
+  ]);
+  const got = await r.files;
+  expect(got[0]).toMatchObject({ name: 'clean.doc', done: true });
+  expect(sha((got[0] as { bytes: Buffer }).bytes)).toBe(sha(a));
+  expect(got[1]).toMatchObject({ name: 'evil.bin', done: false });
+  const partial = (got[1] as { bytes: Buffer }).bytes;
+  expect(partial.length).toBeLessThanOrEqual(b.length - HOLD);
+  expect(partial.equals(b.subarray(0, partial.length))).toBe(true);
+  expect(r.cuts[0]).toContain('Unit.Bad');
+  expect(r.senderDones()).toBe(1);
+  await Promise.all(r.transfers.map((t) => t.done));
+  expect(fileEvents()).toHaveLength(2);
+  expect(fileEvents()[0]).toMatchObject({ action: 'allow', file: { size: a.length, sha256: sha(a) }, detail: { declared_name: 'clean.doc', transfer: 'complete' } });
+  expect(fileEvents()[1]).toMatchObject({ action: 'block', rule: 'av:cmd', file: { name: 'evil.bin', size: b.length, sha256: sha(b) }, detail: { signature: 'Unit.Bad', file_index: 1 } });
+}, 20000);
+
+test('OFT2 multi-file from a sender that does not wait for done: every file is still hashed and recorded on its own', async () => {
+  const files = [0, 1, 2].map((i) => ({ name: `f${i}.bin`, data: crypto.randomBytes(3000 + i * 7000) }));
+  const r = await runOft(av(), files, true);
+  const got = await r.files;
+  expect(got.map((f) => [f.name, sha(f.bytes)])).toEqual(files.map((f) => [f.name, sha(f.data)]));
+  await Promise.all(r.transfers.map((t) => t.done));
+  expect(fileEvents().map((e) => [(e.detail as Line).declared_name, (e.file as Line).sha256])).toEqual(files.map((f) => [f.name, sha(f.data)]));
+}, 20000);
+
+test('OFT2 through the rendezvous proxy: the proxy\'s READY passes as framing, the file after it is held and scanned', async () => {
+  const bad = Buffer.concat([crypto.randomBytes(20_000), Buffer.from('BAD-MARKER'), crypto.randomBytes(20_000)]);
+  const r = await runOft(av(), [{ name: 'proxied.bin', data: bad }], false, proxyFrame(5));
+  const got = await r.files;
+  expect(got[0]).toMatchObject({ name: 'proxied.bin', done: false });
+  expect((got[0] as { bytes: Buffer }).bytes.length).toBeLessThanOrEqual(bad.length - HOLD);
+  expect(r.cuts[0]).toContain('Unit.Bad');
+  await Promise.all(r.transfers.map((t) => t.done));
+  expect(fileEvents()[0]).toMatchObject({ action: 'block', file: { size: bad.length, sha256: sha(bad) }, detail: { declared_name: 'proxied.bin', signature: 'Unit.Bad' } });
+}, 20000);
+
+test('OFT2 multi-file with nothing held (hold-back off): every file is still its own event', async () => {
+  const files = [0, 1].map((i) => ({ name: `plain${i}.txt`, data: crypto.randomBytes(20_000 + i) }));
+  const r = await runOft(av(), files, false, Buffer.alloc(0), 0);
+  const got = await r.files;
+  expect(got.map((f) => [f.name, sha(f.bytes), f.done])).toEqual(files.map((f) => [f.name, sha(f.data), true]));
+  await Promise.all(r.transfers.map((t) => t.done));
+  expect(fileEvents().map((e) => [(e.detail as Line).declared_name, (e.file as Line).sha256, (e.detail as Line).transfer])).toEqual(files.map((f) => [f.name, sha(f.data), 'complete']));
 }, 20000);

@@ -6,6 +6,7 @@
 // msn/p2p.h (48-byte version 1 header) and slplink.c (1202 data bytes per
 // switchboard chunk, 4-byte big-endian footer, application id 2 for files).
 import { buildP2pHeader, FILE_TRANSFER_EUF_GUID, parseP2pHeader } from '../../../../src/protocols/msnp';
+import { buildP2pV2, parseP2pV2, TF_FILE, TF_FIRST } from '../../../../src/protocols/msnp/p2p-v2';
 
 export const CALL_ID = '{9D79AE57-1BD5-444B-B14E-3FC9BB2B5D58}';
 export const BRANCH = '{A0D624A6-6C0C-4283-A9E0-BC97B4B46D32}';
@@ -125,6 +126,108 @@ export function fileBytesIn(stream: Buffer, sessionId = 4711): number {
     if (sep >= 0) {
       const h = parseP2pHeader(payload.subarray(sep + 4));
       if (h !== null && h.sessionId === sessionId && (h.flags & 0x20) !== 0) n += h.length;
+    }
+    at = lf + 2 + len;
+  }
+  return n;
+}
+
+// ---- MSNP2P version 2 (MSNP16+) ----
+// Built from libpurple 2.10 msn/p2p.c msn_p2p_header_to_wire (big-endian
+// header, header TLVs, a data header with TF / package number / session id
+// and data TLVs, payload, 4-byte footer) via src buildP2pV2. ASSUMED where
+// libpurple is silent (see src/protocols/msnp/p2p.ts): the remaining TLV
+// (type 1) is a u64 big-endian count of the bytes after each payload and is
+// absent on the last packet; TLVs pad to 4 bytes; one package number per
+// SLP message or file; base id advances by each payload's length.
+
+/** A peer info header TLV (libpurple P2PPeerInfoVal: pver 0x0200, ver 0x0e00, caps 0x010f), sent with SYN on a first packet. */
+export function peerInfoTlv(): [number, Buffer] {
+  const v = Buffer.alloc(12);
+  v.writeUInt16BE(0x0200, 0);
+  v.writeUInt16BE(0x0e00, 4);
+  v.writeUInt32BE(0x0000010f, 8);
+  return [0x01, v];
+}
+
+export interface V2Opts {
+  dest: string;
+  /** 0 for SLP messages. */
+  sessionId?: number;
+  packageNumber?: number;
+  baseId?: number;
+  chunk?: number;
+  client?: { trid: number };
+  server?: { from: string };
+  /** Overrides the size the remaining TLVs count down from (to make a size mismatch). */
+  total?: number;
+  /** The first packet drops TF_FIRST (as if its head were lost). */
+  noFirst?: boolean;
+}
+
+/** P2P v2 bodies carrying `data` (one SLP message or a whole file). */
+export function v2Bodies(data: Buffer, tf: number, appId: number, opts: V2Opts): Buffer[] {
+  const chunk = opts.chunk ?? SB_CHUNK;
+  const total = opts.total ?? data.length;
+  const out: Buffer[] = [];
+  let baseId = opts.baseId ?? 0x2a000000;
+  for (let off = 0; off < data.length; off += chunk) {
+    const part = data.subarray(off, off + chunk);
+    const first = off === 0;
+    const left = total - (off + part.length);
+    out.push(
+      buildP2pV2({
+        opcode: first ? 0x03 : 0x02, // SYN|RAK on the first, RAK after (libpurple MsnP2Pv2OpCode)
+        baseId,
+        headerTlvs: first ? [peerInfoTlv()] : [],
+        tf: tf | (first && opts.noFirst !== true ? TF_FIRST : 0),
+        packageNumber: opts.packageNumber ?? 1,
+        sessionId: opts.sessionId ?? 0,
+        ...(left > 0 ? { remaining: left } : {}),
+        payload: part,
+        appId,
+      }),
+    );
+    baseId += part.length;
+  }
+  return out;
+}
+
+/** `text` as one v2 SLP message (session 0), as MSGs. */
+export function p2pV2Msgs(text: string, opts: V2Opts): Buffer[] {
+  return v2Bodies(Buffer.from(text, 'utf8'), 0, 0, { ...opts, sessionId: 0 }).map((b, n) => msgOf(b, opts.dest, n, opts));
+}
+
+/** The file's bytes as v2 data MSGs of session `sessionId` (TF_FILE, application id 2). */
+export function dataMsgsV2(file: Buffer, opts: V2Opts & { sessionId: number }): Buffer[] {
+  return v2Bodies(file, TF_FILE, 2, opts).map((b, n) => msgOf(b, opts.dest, n, opts));
+}
+
+/** A v2 ACK: header only (message_len 0), ACK TLV = acked base id + length (libpurple msn_p2p_info_create_ack). */
+export function ackMsgV2(ackOf: number, dest: string, opts: { client?: { trid: number }; server?: { from: string } }): Buffer {
+  const b = Buffer.alloc(8 + 8 + 4);
+  b[0] = 16; // 8 + TLV(2 + 4) + 2 padding
+  b.writeUInt32BE(0x3b000000, 4);
+  b[8] = 0x02;
+  b[9] = 4;
+  b.writeUInt32BE(ackOf >>> 0, 10);
+  return msgOf(b, dest, 0, opts);
+}
+
+/** File bytes of `sessionId` inside the v2 data MSGs of a byte stream. */
+export function fileBytesInV2(stream: Buffer, sessionId: number): number {
+  let n = 0;
+  let at = 0;
+  while (at < stream.length) {
+    const lf = stream.indexOf('\r\n', at);
+    if (lf < 0) break;
+    const line = stream.toString('latin1', at, lf).split(' ');
+    const len = line[0] === 'MSG' ? Number(line[3]) : 0;
+    const payload = stream.subarray(lf + 2, lf + 2 + len);
+    const sep = payload.indexOf('\r\n\r\n');
+    if (sep >= 0) {
+      const h = parseP2pV2(payload.subarray(sep + 4));
+      if (h !== null && h.sessionId === sessionId) n += h.payloadLength;
     }
     at = lf + 2 + len;
   }

@@ -106,10 +106,12 @@ export const snacId = (payload: Buffer): string =>
  * TLV 0x0a request number, 0x02/0x03 IPs, 0x04 verified IP added by the
  * server, 0x05 port, 0x17 port check, 0x10 when proxied).
  */
-export function fileOfferInAt(reqId: number, from: string, name: string, size: number, at: { ip: string; verified?: string; port: number; proxy?: boolean; requestNumber?: number; cookie?: Buffer }): Buffer {
+export function fileOfferInAt(reqId: number, from: string, name: string, size: number, at: { ip: string; verified?: string; port: number; proxy?: boolean; requestNumber?: number; cookie?: Buffer; files?: number }): Buffer {
   const ip = (s: string): Buffer => Buffer.from(s.split('.').map(Number));
   const cookie = at.cookie ?? COOKIE;
-  const sd = Buffer.concat([u16(1), u16(1), u32(size), Buffer.from(name, 'utf8'), Buffer.from([0])]);
+  const files = at.files ?? 1;
+  // Service data: subtype (1 one file, 2 several), file count, total size, name.
+  const sd = Buffer.concat([u16(files > 1 ? 2 : 1), u16(files), u32(size), Buffer.from(name, 'utf8'), Buffer.from([0])]);
   const tlvs = [
     tlv(0x0a, u16(at.requestNumber ?? 1)),
     tlv(0x0f, Buffer.alloc(0)),
@@ -126,7 +128,7 @@ export function fileOfferInAt(reqId: number, from: string, name: string, size: n
 }
 
 /** The same proposal sent by the local client (04/06) to `to`. */
-export function fileOfferOutAt(reqId: number, to: string, name: string, size: number, at: { ip: string; port: number }): Buffer {
+export function fileOfferOutAt(reqId: number, to: string, name: string, size: number, at: { ip: string; port: number; cookie?: Buffer }): Buffer {
   const inbound = fileOfferInAt(reqId, to, name, size, at);
   // 04/07 -> 04/06: drop the warning level and user-info count (4 bytes after the name).
   const head = 10 + 8 + 2 + 1 + to.length;
@@ -140,7 +142,7 @@ export function fileOfferOutAt(reqId: number, to: string, name: string, size: nu
  * type, cookie, encrypt, compress, totfiles, filesleft, totparts, partsleft,
  * totsize, size, ... nencode @188, name @192 padded to 64 bytes (or longer).
  */
-export function oftHeader(type: number, o: { size: number; name: string; encoding?: number; hdrlen?: number; encrypt?: number; totfiles?: number }): Buffer {
+export function oftHeader(type: number, o: { size: number; name: string; encoding?: number; hdrlen?: number; encrypt?: number; totfiles?: number; filesleft?: number }): Buffer {
   const enc = o.encoding ?? 0;
   const nameBytes = enc === 2 ? Buffer.from(o.name, 'utf16le').swap16() : Buffer.from(o.name, 'latin1');
   const len = o.hdrlen ?? Math.max(256, 192 + nameBytes.length + 2);
@@ -151,7 +153,7 @@ export function oftHeader(type: number, o: { size: number; name: string; encodin
   COOKIE.copy(h, 8);
   h.writeUInt16BE(o.encrypt ?? 0, 16);
   h.writeUInt16BE(o.totfiles ?? 1, 20);
-  h.writeUInt16BE(o.totfiles ?? 1, 22);
+  h.writeUInt16BE(o.filesleft ?? o.totfiles ?? 1, 22);
   h.writeUInt16BE(1, 24);
   h.writeUInt16BE(1, 26);
   if (h.length >= 40) {
@@ -165,4 +167,23 @@ export function oftHeader(type: number, o: { size: number; name: string; encodin
     nameBytes.copy(h, 192, 0, Math.min(nameBytes.length, h.length - 192));
   }
   return h;
+}
+
+/**
+ * An AOL rendezvous proxy frame (libpurple oscar/peer_proxy.c
+ * peer_proxy_send): u16 length of the rest, u16 version 0x044A, u16 type
+ * (1 error, 2 create, 3 created, 4 join, 5 ready), u32 0, u16 flags, payload.
+ */
+export function proxyFrame(type: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const h = Buffer.alloc(12);
+  h.writeUInt16BE(10 + payload.length, 0);
+  h.writeUInt16BE(0x044a, 2);
+  h.writeUInt16BE(type, 4);
+  return Buffer.concat([h, payload]);
+}
+
+/** The JOIN payload: screen name (u8 length), u16 proxy session number, cookie, TLV 0x0001 capability. */
+export function proxyJoin(sn: string, session: number, cookie: Buffer = COOKIE): Buffer {
+  const name = Buffer.from(sn, 'latin1');
+  return proxyFrame(4, Buffer.concat([Buffer.from([name.length]), name, u16(session), cookie, tlv(1, FT_CAP)]));
 }

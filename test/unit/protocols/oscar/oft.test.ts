@@ -4,8 +4,8 @@
 // peer.c, peer_oft.c) and libfaim ft.c, independently of the dissector.
 import crypto from 'node:crypto';
 import fc from 'fast-check';
-import { clearRendezvous, MAX_OFT_HEADER, oscarModule, OftPayload } from '../../../../src/protocols/oscar';
-import { fileOfferInAt, fileOfferOutAt, flap, HELLO, oftHeader, selfInfo } from './frames';
+import { clearRendezvous, MAX_OFT_HEADER, oscarModule, OftPayload, RV_PROXY_PORTS } from '../../../../src/protocols/oscar';
+import { fileOfferInAt, fileOfferOutAt, flap, frames, HELLO, oftHeader, selfInfo, snacId } from './frames';
 import { Harness } from './harness';
 
 const sha = (b: Buffer): string => crypto.createHash('sha256').update(b).digest('hex');
@@ -164,6 +164,37 @@ describe('OSCAR rendezvous proposals -> expected data connections', () => {
     expect(oscarModule.expectedConnection?.('127.0.0.2', 40123)).toBeUndefined();
   });
 
+  it('a multi-file proposal: the total size is the offer\'s, not the first file\'s (each size comes from its OFT2 prompt)', () => {
+    const h = new Harness(oscarModule);
+    loggedIn(h);
+    h.push('s2c', flap(2, 102, fileOfferInAt(0, '461758769', 'photos', 90_000, { ip: '127.0.0.1', port: 40150, files: 3 })));
+    expect(h.ofKind('file')[0]?.draft).toMatchObject({ file: { name: 'photos', size: 90_000 }, detail: { fileCount: 3 } });
+    const e = oscarModule.expectedConnection?.('127.0.0.1', 40150);
+    expect(e?.event.file).toEqual({ name: 'photos' });
+    expect(e?.event.detail).toMatchObject({ fileCount: 3, offeredTotalSize: 90_000, file_from: 'upstream' });
+  });
+
+  it('a proxied proposal: the client will dial the proxy (TLV 0x0002) on its own ports, not the session number in TLV 0x0005', () => {
+    const h = new Harness(oscarModule);
+    loggedIn(h);
+    h.push('s2c', flap(2, 102, fileOfferInAt(0, '461758769', 'proxied.zip', 500, { ip: '10.9.8.7', port: 0x1234, proxy: true })));
+    expect(h.ofKind('file')[0]?.draft.detail).toMatchObject({ proxy: true });
+    expect(oscarModule.expectedConnection?.('10.9.8.7', 0x1234)).toBeUndefined();
+    for (const port of RV_PROXY_PORTS) {
+      const e = oscarModule.expectedConnection?.('10.9.8.7', port);
+      expect(e?.event).toMatchObject({ side: 's2c', file: { name: 'proxied.zip', size: 500 }, detail: { proxy: true, file_from: 'upstream' } });
+    }
+  });
+
+  it('a proxy proposal (request 3) for the own offer: the client joins the proxy and sends', () => {
+    const h = new Harness(oscarModule);
+    loggedIn(h);
+    h.push('c2s', flap(2, 11, fileOfferOutAt(5, '461758769', 'mine.txt', 10, { ip: '127.0.0.1', port: 40330 })));
+    h.push('s2c', flap(2, 103, fileOfferInAt(0, '461758769', 'mine.txt', 10, { ip: '10.9.8.7', port: 0x2222, proxy: true, requestNumber: 3 })));
+    expect(h.ofKind('file')).toHaveLength(1);
+    expect(oscarModule.expectedConnection?.('10.9.8.7', 5190)?.event).toMatchObject({ side: 'c2s', file: { name: 'mine.txt' }, detail: { file_from: 'client' } });
+  });
+
   it('a blocked proposal is remembered with its block (its data connection stays blocked)', () => {
     const h = new Harness(oscarModule);
     loggedIn(h);
@@ -172,15 +203,41 @@ describe('OSCAR rendezvous proposals -> expected data connections', () => {
     expect(oscarModule.expectedConnection?.('127.0.0.1', 40200)?.offer).toMatchObject({ action: 'block', rule: 'no-exe' });
   });
 
-  it('outbound, proxied and reverse (request 2) proposals are not expected connections', () => {
+  it('outbound and proxied proposals are not expected connections; a reverse one (request 2) for the own offer is, with the file from the client', () => {
     const h = new Harness(oscarModule);
     loggedIn(h);
     h.push('c2s', flap(2, 11, fileOfferOutAt(5, '461758769', 'out.txt', 10, { ip: '127.0.0.1', port: 40300 })));
-    h.push('s2c', flap(2, 102, fileOfferInAt(0, '461758769', 'proxied.txt', 10, { ip: '127.0.0.1', port: 40301, proxy: true })));
-    h.push('s2c', flap(2, 103, fileOfferInAt(0, '461758769', 'reverse.txt', 10, { ip: '127.0.0.1', port: 40302, requestNumber: 2 })));
-    expect(h.ofKind('file').map((e) => e.draft.file?.name)).toEqual(['out.txt', 'proxied.txt', 'reverse.txt']);
-    for (const port of [40300, 40301, 40302]) expect(oscarModule.expectedConnection?.('127.0.0.1', port)).toBeUndefined();
+    h.push('s2c', flap(2, 102, fileOfferInAt(0, '461758769', 'proxied.txt', 10, { ip: '127.0.0.1', port: 40301, proxy: true, cookie: Buffer.from('a1a2a3a4a5a6a7a8', 'hex') })));
+    // The receiver of out.txt could not be reached and asks to be dialled (same cookie).
+    h.push('s2c', flap(2, 103, fileOfferInAt(0, '461758769', 'out.txt', 10, { ip: '127.0.0.1', port: 40302, requestNumber: 2 })));
+    // The reverse proposal is the same transfer, decided once.
+    expect(h.ofKind('file').map((e) => e.draft.file?.name)).toEqual(['out.txt', 'proxied.txt']);
+    for (const port of [40300, 40301]) expect(oscarModule.expectedConnection?.('127.0.0.1', port)).toBeUndefined();
+    const e = oscarModule.expectedConnection?.('127.0.0.1', 40302);
+    expect(e?.event).toMatchObject({ kind: 'file', side: 'c2s', protocol: 'oscar', peer: '461758769', file: { name: 'out.txt', size: 10 }, detail: { rendezvous: 'oft', file_from: 'client', data: true } });
+    expect(e?.offer.action).toBe('allow');
     // The proposals themselves passed unchanged.
     expect(h.closed).toBeUndefined();
+  });
+
+  it('a reverse proposal for an offer not seen here is still expected, the file flowing from the client', () => {
+    const h = new Harness(oscarModule);
+    loggedIn(h);
+    h.push('s2c', flap(2, 102, fileOfferInAt(0, '461758769', 'late.txt', 10, { ip: '127.0.0.1', port: 40310, requestNumber: 2 })));
+    expect(oscarModule.expectedConnection?.('127.0.0.1', 40310)?.event).toMatchObject({ side: 'c2s', file: { name: 'late.txt' }, detail: { file_from: 'client' } });
+  });
+
+  it('a reverse proposal for a blocked own offer is cancelled again and its connection stays blocked', () => {
+    const h = new Harness(oscarModule);
+    loggedIn(h);
+    h.push('c2s', flap(2, 11, fileOfferOutAt(5, '461758769', 'tool.exe', 10, { ip: '127.0.0.1', port: 40320 })));
+    const before = h.server().length;
+    h.push('s2c', flap(2, 103, fileOfferInAt(0, '461758769', 'tool.exe', 10, { ip: '127.0.0.1', port: 40321, requestNumber: 2 })));
+    expect(h.ofKind('file').map((e) => [e.draft.file?.name, e.verdict.action])).toEqual([['tool.exe', 'block']]);
+    expect(oscarModule.expectedConnection?.('127.0.0.1', 40321)?.offer).toMatchObject({ action: 'block', rule: 'no-exe' });
+    // A cancel went to the server for alice (04/06 channel 2 rendezvous type 1).
+    expect(frames(h.server().subarray(before)).filter((f) => f.channel === 2 && snacId(f.payload) === '04/06' && f.payload.readUInt16BE(18) === 2)).toHaveLength(1);
+    // alice never sees the reverse proposal: what she got is only the gateway's cancel of her own offer (04/07 rendezvous type 1).
+    expect(frames(h.client()).filter((f) => f.channel === 2 && snacId(f.payload) === '04/07').map((f) => f.payload.readUInt16BE(f.payload.length - 26))).toEqual([1]);
   });
 });
