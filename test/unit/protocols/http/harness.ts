@@ -151,3 +151,37 @@ export const XML = { 'Content-Type': 'text/xml; charset=utf-8' };
 export function plain64(user: string, pw: string): string {
   return Buffer.from(`\0${user}\0${pw}`).toString('base64');
 }
+
+// ---- shared fixtures of the XMPP-over-HTTP tests (WebSocket upgrade, a BOSH session 's9') ----
+
+export const WS_UPGRADE = request('GET', '/xmpp-websocket', {
+  Connection: 'Upgrade',
+  Upgrade: 'websocket',
+  'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+  'Sec-WebSocket-Version': '13',
+  'Sec-WebSocket-Protocol': 'xmpp',
+});
+export const WS_SWITCHED = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n';
+
+export const BOSH_CREATE = `<body rid='1000' to='imgate.test' xml:lang='en' wait='10' hold='1' ver='1.6' xmpp:version='1.0' xmlns='${BOSH}' xmlns:xmpp='urn:xmpp:xbosh'/>`;
+export const BOSH_CREATED = `<body xmlns='${BOSH}' sid='s9' wait='10' requests='2' inactivity='60' hold='1' ver='1.6' from='imgate.test'/>`;
+/** A request <body/> of session s9 around `inner` (`extra`: more attributes). */
+export const boshWrap = (rid: number, inner: string, extra = ''): string =>
+  inner === '' ? `<body rid='${rid}' sid='s9' xmlns='${BOSH}'${extra}/>` : `<body rid='${rid}' sid='s9' xmlns='${BOSH}'${extra}>${inner}</body>`;
+/** A response <body/> of session s9 around `inner`. */
+export const boshResp = (inner: string): string => (inner === '' ? `<body xmlns='${BOSH}' sid='s9'/>` : `<body xmlns='${BOSH}' sid='s9'>${inner}</body>`);
+export const boshPost = (b: string): string => request('POST', '/http-bind', XML, b);
+export const boshOk = (b: string): string => response('200 OK', XML, b);
+
+/** Bodies of the HTTP messages in a byte string, in order. */
+export function httpBodies(all: string): string[] {
+  const outs: string[] = [];
+  let rest = all;
+  while (rest.length > 0) {
+    const { head, body } = parts(rest);
+    const len = Number(/Content-Length: (\d+)/i.exec(head)?.[1] ?? 0);
+    outs.push(body.slice(0, len));
+    rest = body.slice(len);
+  }
+  return outs;
+}

@@ -2,16 +2,10 @@
 // client frames, fragmentation with an interleaved ping, block and redact by
 // rewriting frames, and the frame-level limits.
 import { buildFrame, WsReader, type WsFrame } from '../../../../src/protocols/http';
-import { everySplit, plain64, request, response, Harness, type Step } from './harness';
+import { everySplit, plain64, request, Harness, type Step, WS_UPGRADE, WS_SWITCHED } from './harness';
 
-const UPGRADE = request('GET', '/xmpp-websocket', {
-  Connection: 'Upgrade',
-  Upgrade: 'websocket',
-  'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
-  'Sec-WebSocket-Version': '13',
-  'Sec-WebSocket-Protocol': 'xmpp',
-});
-const SWITCHED = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n';
+const UPGRADE = WS_UPGRADE;
+const SWITCHED = WS_SWITCHED;
 
 /** A masked client text frame with a fixed key (so splits compare equal). */
 function cframe(text: string, opcode = 1, fin = true): Buffer {

@@ -12,18 +12,12 @@ import { parseElement } from '../../../../src/protocols/xmpp';
 import { resumptions } from '../../../../src/protocols/xmpp/resumption';
 import { parsePolicy } from '../../../../src/policy';
 import type { SessionContext } from '../../../../src/protocols/types';
-import { BOSH, POLICY, XML, everySplit, parts, play, plain64, request, response, Harness, type Step } from './harness';
+import { BOSH, POLICY, everySplit, play, plain64, Harness, type Step, WS_UPGRADE, WS_SWITCHED, BOSH_CREATE, BOSH_CREATED, boshWrap, boshResp, boshPost, boshOk, httpBodies } from './harness';
 
 const SM = `xmlns='urn:xmpp:sm:3'`;
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
-const UPGRADE = request('GET', '/xmpp-websocket', {
-  Connection: 'Upgrade',
-  Upgrade: 'websocket',
-  'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
-  'Sec-WebSocket-Version': '13',
-  'Sec-WebSocket-Protocol': 'xmpp',
-});
-const SWITCHED = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n';
+const UPGRADE = WS_UPGRADE;
+const SWITCHED = WS_SWITCHED;
 const OPEN = `<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='imgate.test' version='1.0'/>`;
 const AUTH = `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${plain64('alice', 'pw')}</auth>`;
 
@@ -135,25 +129,14 @@ describe('http: a blocked inbound stanza is bounced to its sender (WebSocket)', 
   });
 });
 
-const CREATE = `<body rid='1000' to='imgate.test' xml:lang='en' wait='10' hold='1' ver='1.6' xmpp:version='1.0' xmlns='${BOSH}' xmlns:xmpp='urn:xmpp:xbosh'/>`;
-const CREATED = `<body xmlns='${BOSH}' sid='s9' wait='10' requests='2' inactivity='60' hold='1' ver='1.6' from='imgate.test'/>`;
-const wrap = (rid: number, inner: string, extra = ''): string => (inner === '' ? `<body rid='${rid}' sid='s9' xmlns='${BOSH}'${extra}/>` : `<body rid='${rid}' sid='s9' xmlns='${BOSH}'${extra}>${inner}</body>`);
-const resp = (inner: string): string => (inner === '' ? `<body xmlns='${BOSH}' sid='s9'/>` : `<body xmlns='${BOSH}' sid='s9'>${inner}</body>`);
-const post = (b: string): string => request('POST', '/http-bind', XML, b);
-const ok = (b: string): string => response('200 OK', XML, b);
+const CREATE = BOSH_CREATE;
+const CREATED = BOSH_CREATED;
+const wrap = boshWrap;
+const resp = boshResp;
+const post = boshPost;
+const ok = boshOk;
 
-/** Bodies of the HTTP messages in a byte string, in order. */
-function bodies(all: string): string[] {
-  const outs: string[] = [];
-  let rest = all;
-  while (rest.length > 0) {
-    const { head, body } = parts(rest);
-    const len = Number(/Content-Length: (\d+)/i.exec(head)?.[1] ?? 0);
-    outs.push(body.slice(0, len));
-    rest = body.slice(len);
-  }
-  return outs;
-}
+const bodies = httpBodies;
 
 function boshLogin(sm: boolean): Step[] {
   const steps: Step[] = [
