@@ -4,13 +4,14 @@
 //              the socket is paused at the bound) until a probe decides.
 //   INSPECT -> every chunk goes through session.push; the session writes via
 //              forward/inject (this object is its SessionOutput).
-//   PIPE    -> listeners removed, socket.pipe both ways: no JS per chunk.
+//   PIPE    -> listeners removed, socket.pipe both ways (a direction that
+//              carries bulk then reads into one reused buffer:
+//              relay/passthrough.ts): no JS of ours per chunk.
 //   CLOSED  -> torn down (fail() logs the reason with the tunnel close).
 // Whatever the state, once both sockets closed the session (if one was made,
 // even one since switched to the pipe) is disposed, exactly once: its held
 // units' timers and open file sinks do not outlive the tunnel.
 // Sides index arrays as 0 = c2s (read from the client), 1 = s2c (from upstream).
-import { passthrough } from '../relay/passthrough';
 import type { Socket } from 'node:net';
 import type { Verdict } from '../events/types';
 import type { DissectorSession, EventDraft, ProtocolModule, SessionOutput, Side } from '../protocols/types';
@@ -18,6 +19,7 @@ import type { TunnelHandle } from '../relay/relay';
 import { TunnelSessionContext, eventFromDraft, recordEvent, type ContextDeps, type TunnelFacts } from './context';
 import { fingerprint, runProbes, type ProbeOutcome } from './probe';
 import type { InspectSettings } from './settings';
+import { passthrough } from '../relay/passthrough';
 
 const PROBE = 0;
 const INSPECT = 1;
